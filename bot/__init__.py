@@ -1,0 +1,1 @@
+"""webcare-bot core: configuration, storage, services and pipeline. Imports no chat SDK."""

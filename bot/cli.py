@@ -1,0 +1,157 @@
+"""The `webcare` command: serve, db upgrade, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.settings import ConfigError, Settings, load_env, load_settings
+
+CheckFn = Callable[[Settings], Awaitable[list[str]]]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the server (HTTP, Socket Mode, outbox dispatcher, scheduler)."""
+    from aiohttp import web
+
+    from bot import logs
+    from bot.app import create_app
+
+    settings = _settings(args)
+    logs.setup(settings.env.log_level)
+    missing = settings.env.slack_missing()
+    if missing:
+        print(
+            "webcare: Slack is not connected; cards wait in the outbox until it is.\n"
+            f"  set: {', '.join(missing)}\n"
+            "  create the Slack app from slack-manifest.yaml (README: Connect Slack) to get them.",
+            file=sys.stderr,
+        )
+    app = create_app(settings)
+    web.run_app(app, host=settings.env.host, port=settings.env.port, print=None,
+                shutdown_timeout=10)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Apply pending migrations to DATABASE_URL."""
+    from bot.db import create_engine, upgrade
+
+    env = load_env()
+
+    async def run() -> None:
+        engine = create_engine(env.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"database is at the latest schema ({_safe_url(env.database_url)})")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def check_database(settings: Settings) -> list[str]:
+    """The database answers and has no pending migrations."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from bot.db import alembic_config, create_engine
+
+    engine = create_engine(settings.env.database_url)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda c: MigrationContext.configure(c).get_current_heads())
+    except Exception as exc:  # report, don't crash: check prints one line per problem
+        return [f"database: cannot connect to {_safe_url(settings.env.database_url)}: {exc}"]
+    finally:
+        await engine.dispose()
+    head = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    if set(current) != head:
+        return ["database: schema is not up to date (run `webcare db upgrade`, "
+                "or `webcare serve`, which applies migrations at start)"]
+    return []
+
+
+def _plugin_checks(names: Sequence[str]) -> list[CheckFn]:
+    checks = []
+    for name in names:
+        module = importlib.import_module(name)
+        fn = getattr(module, "check", None)
+        if fn is not None:
+            checks.append(fn)
+    return checks
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate config, database and credentials; print one line per problem."""
+    from bot.app import DEFAULT_PLUGINS
+
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line)
+        return 1
+
+    async def run() -> list[str]:
+        problems = await check_database(settings)
+        for fn in _plugin_checks(DEFAULT_PLUGINS):
+            problems += await fn(settings)
+        return problems
+
+    problems = asyncio.run(run())
+    for line in problems:
+        print(line)
+    if not problems:
+        print("all good")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `webcare`."""
+    parser = argparse.ArgumentParser(prog="webcare", description="Webcare from Slack and Teams.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the bot (applies pending migrations first)")
+    serve.add_argument("--config", help="app.yaml path (default: WEBCARE_CONFIG or ./app.yaml)")
+    serve.set_defaults(func=cmd_serve)
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(
+        func=cmd_db_upgrade)
+    check = sub.add_parser("check", help="validate config, database and credentials")
+    check.add_argument("--config", help="app.yaml path")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"webcare: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Outbox jobs: how each kind of row reaches a chat transport or a network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import utcnow
+from bot.metrics import Metrics
+from bot.models import Case, CaseStatus, Mention, OutboxItem, Reply, ReplyStatus
+from bot.outbox import Defer, Job, Skip
+from bot.pipeline import CARD_POST, CARD_UPDATE, NOTE
+from bot.ports import ChatPort, MessageRef, OutboundReply, PermanentError
+from bot.services import audit
+from bot.services.cases import REPLY, load_card, refresh_card, touch_card
+from bot.sinks import Sinks
+from bot.views import CaseCard, ThreadNote
+
+NOT_CONNECTED = Defer(timedelta(seconds=30), "chat transport not configured")
+CARD_PENDING = Defer(timedelta(seconds=1), "card not posted yet")
+RECONCILE_WINDOW = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class _Card:
+    channel: str
+    card: CaseCard
+    ts: str | None
+
+
+class CardPostJob:
+    """Post a new case card, rendered from the case's state at send time."""
+
+    def __init__(self, chat: ChatPort | None, sinks: Sinks, metrics: Metrics) -> None:
+        self.chat, self.sinks, self.metrics = chat, sinks, metrics
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        card = await load_card(session, case.id, sinks=self.sinks) if case else None
+        if case is None or card is None:
+            return Skip("case is gone")
+        if case.card_ts:
+            return Skip("card already posted")
+        return _Card(channel=item.payload["channel"], card=card, ts=None)
+
+    async def send(self, item: OutboxItem, prepared: _Card) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.post_card(channel=prepared.channel, card=prepared.card, marker=item.key)
+        return ref.ts
+
+    async def reconcile(self, item: OutboxItem, prepared: _Card) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.find_marker(
+            channel=prepared.channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW)
+        return ref.ts if ref else None
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Card,
+                       ref: str | None) -> None:
+        case = await session.get(Case, item.case_id)
+        if case is not None:
+            case.card_channel, case.card_ts, case.card_error = prepared.channel, ref, None
+            self.metrics.cards_posted.inc()
+            # The state may have changed while the card was on its way: show the latest.
+            await refresh_card(session, case, now=utcnow())
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if case is not None:
+            case.card_error = error
+
+
+class CardUpdateJob:
+    """Re-render a posted card in place."""
+
+    def __init__(self, chat: ChatPort | None, sinks: Sinks) -> None:
+        self.chat, self.sinks = chat, sinks
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if case is None:
+            return Skip("case is gone")
+        if not case.card_ts or not case.card_channel:
+            return CARD_PENDING
+        card = await load_card(session, case.id, sinks=self.sinks)
+        if card is None:
+            return Skip("case is gone")
+        return _Card(channel=case.card_channel, card=card, ts=case.card_ts)
+
+    async def send(self, item: OutboxItem, prepared: _Card) -> str | None:
+        assert self.chat is not None and prepared.ts is not None
+        await self.chat.update_card(ref=MessageRef(prepared.channel, prepared.ts), card=prepared.card)
+        return prepared.ts
+
+    async def reconcile(self, item: OutboxItem, prepared: _Card) -> str | None:
+        return None  # an update is idempotent: sending it again is the reconciliation
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Card,
+                       ref: str | None) -> None:
+        return None
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _Note:
+    parent: MessageRef
+    note: ThreadNote
+
+
+class NoteJob:
+    """Post a line of history in a card's thread."""
+
+    def __init__(self, chat: ChatPort | None) -> None:
+        self.chat = chat
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if case is None:
+            return Skip("case is gone")
+        if not case.card_ts or not case.card_channel:
+            return CARD_PENDING
+        p = item.payload
+        text, params = p.get("text"), dict(p.get("params", {}))
+        if p["event"] == "new_message":
+            mention = await session.get(Mention, p["mention_id"])
+            if mention is None:
+                return Skip("mention is gone")
+            text = mention.text
+            params["author"] = mention.author_handle or mention.author_name or "?"
+        note = ThreadNote(event=p["event"], actor=p.get("actor"), text=text, params=params)
+        return _Note(parent=MessageRef(case.card_channel, case.card_ts), note=note)
+
+    async def send(self, item: OutboxItem, prepared: _Note) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.post_note(parent=prepared.parent, note=prepared.note, marker=item.key)
+        return ref.ts
+
+    async def reconcile(self, item: OutboxItem, prepared: _Note) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.find_marker(
+            channel=prepared.parent.channel, marker=item.key,
+            since=item.created_at - RECONCILE_WINDOW, thread_ts=prepared.parent.ts)
+        return ref.ts if ref else None
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Note,
+                       ref: str | None) -> None:
+        return None
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _Reply:
+    reply: OutboundReply
+
+
+class ReplyJob:
+    """Send an agent's reply to the network (or the generic reply webhook)."""
+
+    def __init__(self, sinks: Sinks) -> None:
+        self.sinks = sinks
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        reply = await session.get(Reply, item.payload["reply_id"])
+        if reply is None:
+            return Skip("reply is gone")
+        case = await session.get(Case, reply.case_id)
+        mention = await session.get(Mention, reply.mention_id)
+        if case is None or mention is None:
+            return Skip("case is gone")
+        return _Reply(OutboundReply(
+            case_ref=case.ref, source=case.source, mention_id=mention.external_id,
+            thread_id=mention.thread_id, text=reply.text, agent=reply.agent,
+            idempotency_key=item.key))
+
+    async def send(self, item: OutboxItem, prepared: _Reply) -> str | None:
+        sink = self.sinks.for_source(prepared.reply.source)
+        if sink is None:
+            raise PermanentError(f"no reply channel for source {prepared.reply.source!r}")
+        return await sink.send_reply(prepared.reply)
+
+    async def reconcile(self, item: OutboxItem, prepared: _Reply) -> str | None:
+        return None  # sinks deduplicate on the idempotency key, so resending is safe
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Reply,
+                       ref: str | None) -> None:
+        reply = await session.get(Reply, item.payload["reply_id"])
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if reply is None or case is None:
+            return
+        now = utcnow()
+        reply.status, reply.sent_at, reply.external_id, reply.error = (
+            ReplyStatus.SENT.value, now, ref, None)
+        case.first_response_at = case.first_response_at or now
+        if case.status != CaseStatus.IGNORED:
+            case.status = CaseStatus.ANSWERED.value
+        audit.record(session, case_id=case.id, actor=reply.agent, action="reply.sent", at=now,
+                     reply_id=reply.id, external_id=ref)
+        touch_card(session, case, now=now,
+                   note={"event": "reply_sent", "actor": reply.agent, "text": reply.text})
+        await refresh_card(session, case, now=now)
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        reply = await session.get(Reply, item.payload["reply_id"])
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if reply is None or case is None:
+            return
+        now = utcnow()
+        reply.status, reply.error = ReplyStatus.FAILED.value, error[:500]
+        audit.record(session, case_id=case.id, actor="system", action="reply.failed", at=now,
+                     reply_id=reply.id, error=error[:500])
+        touch_card(session, case, now=now,
+                   note={"event": "reply_failed", "actor": reply.agent, "text": error[:500]})
+        await refresh_card(session, case, now=now)
+
+
+def build_jobs(chat: ChatPort | None, sinks: Sinks, metrics: Metrics) -> dict[str, Job]:
+    """The job for each outbox kind."""
+    return {
+        CARD_POST: CardPostJob(chat, sinks, metrics),
+        CARD_UPDATE: CardUpdateJob(chat, sinks),
+        NOTE: NoteJob(chat),
+        REPLY: ReplyJob(sinks),
+    }

@@ -1,0 +1,245 @@
+"""Database models (SQLAlchemy 2, typed). Times are timezone-aware UTC everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC; SQLite returns naive values, which are read back as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    IGNORED = "ignored"
+
+
+class ReplyStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    INFLIGHT = "inflight"
+    DONE = "done"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+OPEN_OUTBOX = (OutboxStatus.PENDING.value, OutboxStatus.INFLIGHT.value)
+
+
+class Case(Base):
+    """One conversation with one author in one thread: what the team handles and the card shows."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index(None, "source", "thread_key", "author_key"),
+        Index(None, "card_channel", "card_ts"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    venue: Mapped[str] = mapped_column(String(16))
+    thread_key: Mapped[str] = mapped_column(String(200))
+    author_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.OPEN.value)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    ignored_reason: Mapped[str | None] = mapped_column(Text)
+    mention_count: Mapped[int] = mapped_column(Integer, default=1)
+    opened_at: Mapped[datetime]
+    last_mention_at: Mapped[datetime]
+    first_response_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Mention(Base):
+    """One inbound post, comment or message, normalised from any source."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index(None, "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(200))
+    in_reply_to: Mapped[str | None] = mapped_column(String(200))
+    venue: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(Text)
+    author_id: Mapped[str | None] = mapped_column(String(200))
+    author_handle: Mapped[str | None] = mapped_column(String(200))
+    author_name: Mapped[str | None] = mapped_column(String(300))
+    author_followers: Mapped[int | None] = mapped_column(BigInteger)
+    author_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+
+
+class Reply(Base):
+    """A reply an agent sent (or is sending) to the network."""
+
+    __tablename__ = "replies"
+    __table_args__ = (Index(None, "case_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"))
+    agent: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=ReplyStatus.QUEUED.value)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class CaseEvent(Base):
+    """Audit trail: who did what to a case, and when."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index(None, "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxItem(Base):
+    """One outbound call, written in the transaction that caused it; delivered by the dispatcher.
+
+    `not_before` is when the dispatcher next looks at the row: the due time of a pending row, or the
+    lease end of an in-flight one (after which its outcome is unknown and it is reconciled).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "not_before",
+            postgresql_where=text("status IN ('pending', 'inflight')"),
+            sqlite_where=text("status IN ('pending', 'inflight')"),
+        ),
+        Index(
+            "ix_outbox_open_case",
+            "case_id",
+            "kind",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lane: Mapped[str] = mapped_column(String(96))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lane(Base):
+    """Pacing of one rate-limited destination (a Slack channel, a network account), shared by instances."""
+
+    __tablename__ = "lanes"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    next_at: Mapped[datetime]
+
+
+class InboundSeen(Base):
+    """Keys of inbound deliveries already handled (Slack event ids), to drop retries."""
+
+    __tablename__ = "inbound_seen"
+    __table_args__ = (Index(None, "seen_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime]
+
+
+class RejectedPayload(Base):
+    """A request body the ingest refused, kept (size-capped) so an integrator can see what went wrong."""
+
+    __tablename__ = "rejected_payloads"
+    __table_args__ = (Index(None, "received_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    route: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,328 @@
+"""The transactional outbox: every outbound call is a row written with the state change causing it.
+
+The dispatcher claims due rows (marking them in flight with a lease before calling out), delivers them
+through a `Job` per kind, and records the provider's id afterwards. A row whose lease ran out has an
+unknown outcome: its job reconciles (looks for what we may already have sent) before sending again.
+Lanes pace rate-limited destinations (about one Slack post per second per channel) across instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import utcnow
+from bot.metrics import Metrics
+from bot.models import OPEN_OUTBOX, Lane, OutboxItem, OutboxStatus
+from bot.ports import DeliveryError, PermanentError, RateLimited, UnknownOutcome
+from bot.settings import Outbox as OutboxConfig
+from bot.sql import insert_ignore
+
+log = logging.getLogger(__name__)
+
+
+def new_key() -> str:
+    """A fresh idempotency key for an outbox row."""
+    return secrets.token_urlsafe(18)
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    lane: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+    case_id: int | None = None,
+    delay: timedelta = timedelta(0),
+) -> OutboxItem:
+    """Add an outbound call to the current transaction."""
+    item = OutboxItem(
+        key=new_key(), kind=kind, lane=lane, case_id=case_id, payload=payload or {},
+        status=OutboxStatus.PENDING.value, attempts=0, not_before=now + delay, created_at=now,
+    )
+    session.add(item)
+    return item
+
+
+async def has_pending(session: AsyncSession, *, case_id: int, kind: str) -> bool:
+    """Whether a not-yet-started row of `kind` exists for the case (to coalesce updates)."""
+    found = await session.scalar(
+        select(OutboxItem.id)
+        .where(OutboxItem.case_id == case_id, OutboxItem.kind == kind,
+               OutboxItem.status == OutboxStatus.PENDING.value)
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Not yet possible (e.g. the card is not posted yet): look again after `delay`."""
+
+    delay: timedelta
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to send any more (superseded or moot)."""
+
+    reason: str
+
+
+class Job(Protocol):
+    """How one kind of outbox row is delivered."""
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        """Read what the call needs; may return Defer or Skip."""
+        ...
+
+    async def send(self, item: OutboxItem, prepared: Any) -> str | None:
+        """Make the call; return the provider's reference."""
+        ...
+
+    async def reconcile(self, item: OutboxItem, prepared: Any) -> str | None:
+        """After an unknown outcome: the provider's reference if it was delivered, else None."""
+        ...
+
+    async def complete(
+        self, session: AsyncSession, item: OutboxItem, prepared: Any, ref: str | None
+    ) -> None:
+        """Record the success (in the same transaction that marks the row done)."""
+        ...
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        """Record a permanent failure so people can see it (e.g. on the card)."""
+        ...
+
+
+@dataclass
+class _Claimed:
+    item: OutboxItem
+    reconcile: bool
+
+
+def lane_interval(lane: str, intervals: Mapping[str, timedelta]) -> timedelta:
+    """The pacing of a lane: the interval of its longest matching prefix (zero: unpaced)."""
+    best = ""
+    for prefix in intervals:
+        if lane.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return intervals.get(best, timedelta(0))
+
+
+class Dispatcher:
+    """Delivers outbox rows: claim, call, record; paced per lane; safe across crashes and instances."""
+
+    def __init__(
+        self,
+        *,
+        maker: async_sessionmaker[AsyncSession],
+        jobs: Mapping[str, Job],
+        config: OutboxConfig,
+        intervals: Mapping[str, timedelta],
+        metrics: Metrics,
+        instance: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._maker = maker
+        self._jobs = jobs
+        self._cfg = config
+        self._intervals = intervals
+        self._metrics = metrics
+        self._instance = instance
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Look for work now (called after a transaction that enqueued rows commits)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped; sleeps until woken, the poll interval, or the next due row."""
+        while not self._stopping:
+            try:
+                busy = await self.tick()
+            except Exception:  # the loop must survive a database hiccup; the row stays claimable
+                log.exception("outbox tick failed")
+                busy = 0
+            if busy:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._cfg.poll.total_seconds())
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current tick."""
+        self._stopping = True
+        self._wake.set()
+
+    async def tick(self) -> int:
+        """Claim what is due and deliver it; return how many rows were handled."""
+        claimed = await self._claim()
+        if claimed:
+            await asyncio.gather(*(self._deliver(c) for c in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[_Claimed]:
+        now = self._clock()
+        lease = self._cfg.lease
+        async with self._maker.begin() as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboxItem)
+                    .where(OutboxItem.status.in_(OPEN_OUTBOX), OutboxItem.not_before <= now)
+                    .order_by(OutboxItem.not_before, OutboxItem.id)
+                    .limit(self._cfg.batch * 4)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not rows:
+                return []
+            paced = sorted({r.lane for r in rows if lane_interval(r.lane, self._intervals)})
+            lanes: dict[str, Lane] = {}
+            if paced:
+                await session.execute(
+                    insert_ignore(session, Lane, ["key"]),
+                    [{"key": k, "next_at": now} for k in paced],
+                )
+                lanes = {
+                    lane.key: lane
+                    for lane in await session.scalars(
+                        select(Lane).where(Lane.key.in_(paced)).order_by(Lane.key).with_for_update()
+                    )
+                }
+            picked: list[_Claimed] = []
+            for row in rows:
+                if len(picked) >= self._cfg.batch:
+                    break
+                lane = lanes.get(row.lane)
+                if lane is not None:
+                    if lane.next_at > now:
+                        continue
+                    lane.next_at = now + lane_interval(row.lane, self._intervals)
+                reconcile = row.status == OutboxStatus.INFLIGHT.value
+                row.status = OutboxStatus.INFLIGHT.value
+                row.attempts += 1
+                row.claimed_by = self._instance
+                row.not_before = now + lease
+                picked.append(_Claimed(row, reconcile))
+            return picked
+
+    async def _deliver(self, claimed: _Claimed) -> None:
+        item = claimed.item
+        job = self._jobs.get(item.kind)
+        if job is None:
+            await self._finish(item, OutboxStatus.DEAD, error=f"no job for kind {item.kind!r}")
+            return
+        async with self._maker.begin() as session:
+            prepared = await job.prepare(session, item)
+        if isinstance(prepared, Defer):
+            await self._release(item, delay=prepared.delay, error=prepared.reason, count=False)
+            return
+        if isinstance(prepared, Skip):
+            await self._finish(item, OutboxStatus.SKIPPED, error=prepared.reason)
+            return
+        try:
+            ref = await job.reconcile(item, prepared) if claimed.reconcile else None
+            if ref is not None:
+                log.info("outbox row %s was already delivered (reconciled)", item.id)
+                self._metrics.outbox_reconciled.inc()
+            else:
+                ref = await job.send(item, prepared)
+        except RateLimited as exc:
+            self._metrics.ratelimited.labels(lane=item.lane.split(":")[0]).inc()
+            await self._rate_limited(item, exc.retry_after)
+            return
+        except PermanentError as exc:
+            await self._finish(item, OutboxStatus.DEAD, error=str(exc), job=job)
+            return
+        except DeliveryError as exc:
+            await self._retry(item, exc, job)
+            return
+        await self._finish(item, OutboxStatus.DONE, ref=ref, job=job, prepared=prepared)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        base = self._cfg.backoff_base.total_seconds()
+        delay = min(self._cfg.backoff_max.total_seconds(), base * 2 ** max(0, attempts - 1))
+        jitter = secrets.randbelow(1000) / 1000 * 0.2 * delay
+        return timedelta(seconds=delay + jitter)
+
+    async def _retry(self, item: OutboxItem, exc: DeliveryError, job: Job) -> None:
+        now = self._clock()
+        if item.attempts >= self._cfg.max_attempts or now - item.created_at > self._cfg.max_age:
+            await self._finish(item, OutboxStatus.DEAD, error=f"gave up: {exc}", job=job)
+            return
+        log.warning("outbox row %s (%s) failed, will retry: %s", item.id, item.kind, exc)
+        # An unknown outcome stays in flight, so that the next claim reconciles before resending.
+        unknown = isinstance(exc, UnknownOutcome)
+        await self._release(item, delay=self._backoff(item.attempts), error=str(exc), count=True,
+                            keep_inflight=unknown)
+
+    async def _rate_limited(self, item: OutboxItem, retry_after: float) -> None:
+        now = self._clock()
+        until = now + timedelta(seconds=max(retry_after, 0.1))
+        async with self._maker.begin() as session:
+            await session.execute(
+                insert_ignore(session, Lane, ["key"]), [{"key": item.lane, "next_at": until}]
+            )
+            await session.execute(update(Lane).where(Lane.key == item.lane).values(next_at=until))
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.claimed_by == self._instance)
+                .values(status=OutboxStatus.PENDING.value, attempts=OutboxItem.attempts - 1,
+                        not_before=until, last_error=f"rate limited for {retry_after:g}s")
+            )
+
+    async def _release(
+        self, item: OutboxItem, *, delay: timedelta, error: str, count: bool, keep_inflight: bool = False
+    ) -> None:
+        status = OutboxStatus.INFLIGHT if keep_inflight else OutboxStatus.PENDING
+        attempts = OutboxItem.attempts if count else OutboxItem.attempts - 1
+        async with self._maker.begin() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.claimed_by == self._instance)
+                .values(status=status.value, attempts=attempts, not_before=self._clock() + delay,
+                        last_error=error[:2000])
+            )
+
+    async def _finish(
+        self,
+        item: OutboxItem,
+        status: OutboxStatus,
+        *,
+        ref: str | None = None,
+        error: str | None = None,
+        job: Job | None = None,
+        prepared: Any = None,
+    ) -> None:
+        now = self._clock()
+        async with self._maker.begin() as session:
+            row = await session.get(OutboxItem, item.id, with_for_update=True)
+            if row is None or row.claimed_by != self._instance or row.status != OutboxStatus.INFLIGHT:
+                log.warning("outbox row %s was taken over before it finished here", item.id)
+                return
+            row.status = status.value
+            row.finished_at = now
+            row.provider_ref = ref
+            row.last_error = error[:2000] if error else None
+            if status is OutboxStatus.DONE and job is not None:
+                await job.complete(session, row, prepared, ref)
+                self._metrics.outbox_delivered.labels(kind=row.kind).inc()
+            elif status is OutboxStatus.DEAD:
+                log.error("outbox row %s (%s) failed permanently: %s", row.id, row.kind, error)
+                self._metrics.outbox_dead.labels(kind=row.kind).inc()
+                if job is not None:
+                    await job.fail(session, row, error or "failed")

@@ -1,0 +1,1 @@
+"""Services: the decisions. Keyword-only arguments, a session passed in, never a commit or a chat SDK."""

@@ -1,0 +1,202 @@
+"""Case decisions: claim, ignore, reply, and the card and modal views of a case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import AlreadyClaimed, BadReference, CaseNotFound, InvalidReply, ReplyNotPossible
+from bot.models import Case, CaseStatus, Mention, Reply, ReplyStatus
+from bot.outbox import enqueue, has_pending
+from bot.pipeline import CARD_UPDATE, NOTE, UPDATE_LANE, post_lane
+from bot.services import audit
+from bot.sinks import Sinks
+from bot.views import AuthorView, CardAction, CaseCard, CaseRef, ReplyForm, ReplyView
+
+REPLY = "reply.send"
+IGNORE_REASONS = ("spam", "not_for_us", "handled_elsewhere", "no_response_needed", "other")
+
+
+def parse_ref(raw: str | None) -> CaseRef:
+    """Read a button value / private_metadata; a malformed one raises BadReference."""
+    try:
+        return CaseRef.model_validate_json(raw or "")
+    except ValidationError:
+        raise BadReference() from None
+
+
+def ref_value(case_ref: str) -> str:
+    """Serialise a case reference for a button value or private_metadata."""
+    return CaseRef(case=case_ref).model_dump_json()
+
+
+async def get_case(session: AsyncSession, ref: CaseRef, *, lock: bool = False) -> Case:
+    """Load a case by its reference; an unknown one raises CaseNotFound."""
+    query = select(Case).where(Case.ref == ref.case)
+    if lock:
+        query = query.with_for_update()
+    case = await session.scalar(query)
+    if case is None:
+        raise CaseNotFound()
+    return case
+
+
+async def latest_mention(session: AsyncSession, case_id: int) -> Mention:
+    """The newest mention of a case (the one a reply answers)."""
+    mention = await session.scalar(
+        select(Mention).where(Mention.case_id == case_id)
+        .order_by(Mention.created_at.desc(), Mention.id.desc()).limit(1)
+    )
+    if mention is None:
+        raise CaseNotFound()
+    return mention
+
+
+def touch_card(session: AsyncSession, case: Case, *, now: datetime, note: dict | None = None) -> None:  # type: ignore[type-arg]
+    """Queue a history line in the card's thread (if given); the card update is queued separately."""
+    if note is not None and case.card_channel:
+        enqueue(session, kind=NOTE, lane=post_lane(case.card_channel), case_id=case.id, now=now,
+                payload=note)
+
+
+async def refresh_card(session: AsyncSession, case: Case, *, now: datetime) -> None:
+    """Queue one card update for the case (coalesced with any not yet sent)."""
+    if not await has_pending(session, case_id=case.id, kind=CARD_UPDATE):
+        enqueue(session, kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=case.id, now=now)
+
+
+async def claim(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetime) -> Case:
+    """Make `actor` the owner of an unowned case; claiming one's own case again changes nothing."""
+    case = await get_case(session, ref, lock=True)
+    if case.owner == actor:
+        return case
+    if case.owner is not None:
+        raise AlreadyClaimed(owner=case.owner)
+    case.owner = actor
+    if case.status == CaseStatus.OPEN:
+        case.status = CaseStatus.CLAIMED.value
+    case.updated_at = now
+    audit.record(session, case_id=case.id, actor=actor, action="claim", at=now)
+    touch_card(session, case, now=now, note={"event": "claimed", "actor": actor})
+    await refresh_card(session, case, now=now)
+    return case
+
+
+async def ignore(
+    *, session: AsyncSession, ref: CaseRef, actor: str, reason: str, note: str | None, now: datetime
+) -> Case:
+    """Close a case without reply, with a reason (audited and shown on the card)."""
+    if reason not in IGNORE_REASONS:
+        raise InvalidReply(reason="unknown reason")
+    case = await get_case(session, ref, lock=True)
+    case.status = CaseStatus.IGNORED.value
+    case.ignored_reason = reason if not note else f"{reason}: {note}"
+    case.owner = case.owner or actor
+    case.updated_at = now
+    audit.record(session, case_id=case.id, actor=actor, action="ignore", at=now, reason=reason,
+                 note=note)
+    touch_card(session, case, now=now,
+               note={"event": "ignored", "actor": actor, "params": {"reason": reason},
+                     "text": note})
+    await refresh_card(session, case, now=now)
+    return case
+
+
+async def submit_reply(
+    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime
+) -> Reply:
+    """Queue an agent's reply to the case's newest mention; it goes out through the outbox."""
+    text = text.strip()
+    case = await get_case(session, ref, lock=True)
+    caps = sinks.capabilities(case.source)
+    if not caps.reply:
+        raise ReplyNotPossible(source=case.source)
+    if not text:
+        raise InvalidReply(reason="empty")
+    if caps.max_length is not None and len(text) > caps.max_length:
+        raise InvalidReply(reason=f"{len(text)} > {caps.max_length}")
+    mention = await latest_mention(session, case.id)
+    reply = Reply(case_id=case.id, mention_id=mention.id, agent=actor, text=text,
+                  status=ReplyStatus.QUEUED.value, created_at=now)
+    session.add(reply)
+    await session.flush()
+    case.owner = case.owner or actor
+    case.status = CaseStatus.ANSWERED.value
+    case.updated_at = now
+    case.card_error = None
+    enqueue(session, kind=REPLY, lane=f"reply:{case.source}", case_id=case.id, now=now,
+            payload={"reply_id": reply.id})
+    audit.record(session, case_id=case.id, actor=actor, action="reply.queued", at=now,
+                 reply_id=reply.id)
+    await refresh_card(session, case, now=now)
+    return reply
+
+
+async def reply_form(*, session: AsyncSession, ref: CaseRef, sinks: Sinks) -> ReplyForm:
+    """What the reply modal shows: the message being answered and the network's limit."""
+    case = await get_case(session, ref)
+    caps = sinks.capabilities(case.source)
+    if not caps.reply:
+        raise ReplyNotPossible(source=case.source)
+    m = await latest_mention(session, case.id)
+    return ReplyForm(ref=case.ref, source=case.source, author=_author(m), text=m.text, url=m.url,
+                     max_length=caps.max_length)
+
+
+async def record_thread_message(
+    *, session: AsyncSession, channel: str, thread_ts: str, user: str, text: str, now: datetime
+) -> bool:
+    """Keep a team member's message in a card's thread in the case history; False if no card."""
+    case_id = await session.scalar(
+        select(Case.id).where(Case.card_channel == channel, Case.card_ts == thread_ts)
+    )
+    if case_id is None:
+        return False
+    audit.record(session, case_id=case_id, actor=user, action="comment", at=now, text=text[:4000])
+    return True
+
+
+def _author(m: Mention) -> AuthorView:
+    return AuthorView(handle=m.author_handle, name=m.author_name, followers=m.author_followers,
+                      verified=m.author_verified)
+
+
+async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks) -> CaseCard | None:
+    """Build the card view of a case from the database (None if the case is gone)."""
+    case = await session.get(Case, case_id)
+    if case is None:
+        return None
+    first = await session.scalar(
+        select(Mention).where(Mention.case_id == case.id).order_by(Mention.created_at, Mention.id)
+        .limit(1)
+    )
+    if first is None:
+        return None
+    latest = await latest_mention(session, case.id)
+    replies = list(await session.scalars(
+        select(Reply).where(Reply.case_id == case.id).order_by(Reply.id.desc()).limit(1)))
+    sent = await session.scalar(
+        select(func.count()).where(Reply.case_id == case.id, Reply.status == ReplyStatus.SENT.value))
+    last = replies[0] if replies else None
+    caps = sinks.capabilities(case.source)
+    actions: list[CardAction] = []
+    if case.status != CaseStatus.IGNORED and case.owner is None:
+        actions.append(CardAction.CLAIM)
+    if caps.reply:
+        actions.append(CardAction.REPLY)
+    if case.status != CaseStatus.IGNORED:
+        actions.append(CardAction.IGNORE)
+    problem = case.card_error
+    if last is not None and last.status == ReplyStatus.FAILED:
+        problem = last.error or "failed"
+    return CaseCard(
+        ref=case.ref, status=case.status, source=case.source, venue=case.venue,
+        author=_author(first), text=latest.text, url=latest.url, created_at=first.created_at,
+        mention_count=case.mention_count, owner=case.owner, ignored_reason=case.ignored_reason,
+        last_reply=ReplyView(agent=last.agent, text=last.text, at=last.sent_at or last.created_at,
+                             status=last.status, error=last.error) if last else None,
+        replies_sent=sent or 0, actions=tuple(actions), problem=problem,
+    )

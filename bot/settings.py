@@ -1,0 +1,271 @@
+"""Settings: app.yaml (behaviour, validated at start) and the environment (secrets and endpoints).
+
+A wrong or missing value raises `ConfigError` with one line per problem, each naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.durations import parse_duration
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
+SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; `problems` holds one line per problem, each naming its key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(_Strict):
+    name: str = Field(min_length=1)
+    accounts: dict[str, str] = Field(default_factory=dict)
+
+
+class SlackConfig(_Strict):
+    channel: SlackChannelId
+    approvals_channel: SlackChannelId | None = None
+    alerts_channel: SlackChannelId | None = None
+    post_interval: Duration = Field(default=timedelta(seconds=1), description="per channel")
+    update_interval: Duration = Field(default=timedelta(milliseconds=300), description="per workspace")
+
+
+class Roles(_Strict):
+    agents: list[SlackUserId] = Field(default_factory=list)
+    coordinators: list[SlackUserId] = Field(default_factory=list)
+    spokespersons: list[SlackUserId] = Field(default_factory=list)
+    managers: list[SlackUserId] = Field(default_factory=list)
+    experts: dict[str, list[SlackUserId]] = Field(default_factory=dict)
+
+
+class WebhookIntegration(_Strict):
+    reply_url: AnyHttpUrl | None = None
+    timeout: Duration = timedelta(seconds=10)
+
+
+class XIntegration(_Strict):
+    poll: Duration = timedelta(seconds=60)
+
+
+class MetaIntegration(_Strict):
+    page_id: str | None = None
+    instagram_id: str | None = None
+    whatsapp_phone_id: str | None = None
+
+
+class Integrations(_Strict):
+    webhook: WebhookIntegration = WebhookIntegration()
+    x: XIntegration | None = None
+    meta: MetaIntegration | None = None
+
+
+class Sla(_Strict):
+    first_response: Duration = timedelta(hours=2)
+
+
+class Promises(_Strict):
+    default_due: Duration = timedelta(days=1)
+
+
+class Escalation(_Strict):
+    steps: list[Duration] = Field(default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2)])
+
+
+class Approvals(_Strict):
+    timeout: Duration = timedelta(minutes=15)
+
+
+class Outbox(_Strict):
+    lease: Duration = Field(default=timedelta(seconds=30), description="in-flight time before reconcile")
+    max_attempts: int = Field(default=12, ge=1)
+    max_age: Duration = timedelta(days=1)
+    backoff_base: Duration = timedelta(seconds=2)
+    backoff_max: Duration = timedelta(minutes=10)
+    poll: Duration = timedelta(milliseconds=500)
+    batch: int = Field(default=50, ge=1, le=1000)
+
+
+class Ingest(_Strict):
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=1000, ge=1)
+    keep_rejected_bytes: int = Field(default=64 * 1024, ge=0)
+
+
+class Retention(_Strict):
+    rejected_payloads: Duration = timedelta(days=14)
+    inbound_dedupe: Duration = timedelta(days=2)
+    outbox_done: Duration = timedelta(days=7)
+    sweep: Duration = timedelta(hours=1)
+
+
+class AppConfig(_Strict):
+    """The validated contents of app.yaml."""
+
+    locale: Literal["nl", "en"] = "nl"
+    timezone: str = "Europe/Amsterdam"
+    organisation: Organisation
+    slack: SlackConfig
+    roles: Roles = Roles()
+    integrations: Integrations = Integrations()
+    sla: Sla = Sla()
+    promises: Promises = Promises()
+    escalation: Escalation = Escalation()
+    approvals: Approvals = Approvals()
+    office_hours: dict[str, Any] | None = None
+    outbox: Outbox = Outbox()
+    ingest: Ingest = Ingest()
+    retention: Retention = Retention()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+
+class Env(BaseSettings):
+    """Secrets and endpoints, from the environment only (never from app.yaml)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./webcare.db"
+    host: str = "0.0.0.0"
+    port: int = Field(default=3000, ge=0, le=65535)
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    x_bearer_token: SecretStr | None = None
+    x_api_key: SecretStr | None = None
+    x_api_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_secret: SecretStr | None = None
+    x_api_url: str = "https://api.twitter.com"
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    meta_page_token: SecretStr | None = None
+    meta_whatsapp_token: SecretStr | None = None
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    webcare_webhook_secret: SecretStr | None = None
+    microsoft_app_id: str | None = None
+    microsoft_app_password: SecretStr | None = None
+    microsoft_app_tenant_id: str | None = None
+    webcare_config: str = "app.yaml"
+    webcare_instance: str | None = None
+    log_level: str = "INFO"
+
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "webcare_webhook_secret",
+        "x_bearer_token", "meta_app_secret", "meta_verify_token", "microsoft_app_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def slack_missing(self) -> list[str]:
+        """Names of the Slack variables that HTTP mode still needs."""
+        missing = []
+        if self.slack_bot_token is None:
+            missing.append("SLACK_BOT_TOKEN")
+        if self.slack_signing_secret is None and self.slack_app_token is None:
+            missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
+        return missing
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app factory needs: the validated app.yaml and the environment."""
+
+    config: AppConfig
+    env: Env
+    config_path: Path | None = None
+
+
+def _format_errors(source: str, exc: ValidationError, *, env: bool = False) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = key.upper() if env else key
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?)"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"{err['input']!r} is not a valid id"
+        lines.append(f"{source}: {key}: {msg}")
+    return lines
+
+
+def load_config(path: Path) -> AppConfig:
+    """Read and validate app.yaml; raise ConfigError naming each bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found (set --config or WEBCARE_CONFIG)"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}".replace("\n", " ")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping of keys at the top level"])
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path.name, exc)) from None
+
+
+def load_env(environ: dict[str, str] | None = None) -> Env:
+    """Read the environment; raise ConfigError naming each bad variable."""
+    try:
+        if environ is None:
+            return Env()
+        known = {k.lower(): v for k, v in environ.items() if k.lower() in Env.model_fields}
+        return Env.model_validate(known)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors("environment", exc, env=True)) from None
+
+
+def load_settings(config_path: str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Load the environment and app.yaml (path from the argument, WEBCARE_CONFIG, or ./app.yaml)."""
+    env = load_env(environ)
+    source = environ if environ is not None else os.environ
+    path = Path(config_path or source.get("WEBCARE_CONFIG") or env.webcare_config)
+    return Settings(config=load_config(path), env=env, config_path=path)

@@ -1,0 +1,88 @@
+"""Neutral view models: what a card or note says, for any chat transport to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CardAction(StrEnum):
+    """Buttons a case card can offer (their Slack action ids are in CONTRACT.md)."""
+
+    CLAIM = "case.claim"
+    REPLY = "case.reply"
+    IGNORE = "case.ignore"
+    ASK_EXPERT = "case.ask_expert"
+    PROMISE = "case.promise"
+    LIKE = "case.like"
+
+
+class CaseRef(BaseModel):
+    """What a button value or modal private_metadata carries: an opaque case reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case: str = Field(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class AuthorView:
+    handle: str | None
+    name: str | None
+    followers: int | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class ReplyView:
+    agent: str
+    text: str
+    at: datetime
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseCard:
+    """Everything a mention card shows."""
+
+    ref: str
+    status: str
+    source: str
+    venue: str
+    author: AuthorView
+    text: str
+    url: str | None
+    created_at: datetime
+    mention_count: int
+    owner: str | None
+    ignored_reason: str | None
+    last_reply: ReplyView | None
+    replies_sent: int
+    actions: tuple[CardAction, ...]
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ThreadNote:
+    """One line of history in the card's thread: `event` picks the catalog text `note.<event>`."""
+
+    event: str
+    actor: str | None = None
+    text: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplyForm:
+    """The context the reply modal shows above the text input."""
+
+    ref: str
+    source: str
+    author: AuthorView
+    text: str
+    url: str | None
+    max_length: int | None

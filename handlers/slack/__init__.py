@@ -1,0 +1,1 @@
+"""The Slack transport: Bolt listeners, Block Kit rendering, the Slack ChatPort, Socket Mode."""

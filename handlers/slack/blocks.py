@@ -1,0 +1,201 @@
+"""Pure renderers: neutral view models to Block Kit JSON (no I/O, no state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import Translator
+from bot.services.cases import IGNORE_REASONS, ref_value
+from bot.views import CardAction, CaseCard, ReplyForm, ThreadNote
+from handlers.slack.ids import Action, Block, Callback
+
+SECTION_LIMIT = 2900
+PLAIN_LIMIT = 150
+STATUS_EMOJI = {"open": ":large_blue_circle:", "claimed": ":large_yellow_circle:",
+                "answered": ":white_check_mark:", "ignored": ":white_circle:"}
+SOURCE_EMOJI = {"x": ":bird:", "facebook": ":blue_book:", "instagram": ":camera:",
+                "whatsapp": ":speech_balloon:"}
+
+
+def escape(text: str) -> str:
+    """Escape user text for mrkdwn so it cannot ping @channel or fake links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quote(text: str, limit: int = SECTION_LIMIT) -> str:
+    """Quote user text as a mrkdwn block quote, cut at `limit` characters."""
+    body = escape(text if len(text) <= limit else text[: limit - 1] + "…")
+    return "\n".join("> " + line for line in (body.splitlines() or [""]))
+
+
+def user(uid: str | None) -> str:
+    """A Slack user mention for ids, the text itself otherwise."""
+    if uid and uid[:1] in "UW" and uid.isalnum():
+        return f"<@{uid}>"
+    return escape(uid or "?")
+
+
+def slack_date(value: Any, token: str, fallback: str) -> str:
+    """A date Slack renders in each reader's own time zone (`{ago}`, `{date_short_pretty}`...)."""
+    return f"<!date^{int(value.timestamp())}^{token}|{escape(fallback)}>"
+
+
+def source_label(t: Translator, source: str) -> str:
+    """The network's display name."""
+    return t(f"source.{source}") if t.has(f"source.{source}") else source.capitalize()
+
+
+def author_line(t: Translator, card: CaseCard) -> str:
+    """Handle, name, followers and verified state of the author."""
+    a = card.author
+    parts = []
+    if a.handle:
+        parts.append(f"*@{escape(a.handle.lstrip('@'))}*")
+    if a.name:
+        parts.append(escape(a.name) if parts else f"*{escape(a.name)}*")
+    if not parts:
+        parts.append(t("card.unknown_author"))
+    if a.followers is not None:
+        parts.append(t("card.followers", count=t.count(a.followers)))
+    if a.verified:
+        parts.append(":ballot_box_with_check: " + t("card.verified"))
+    return " · ".join(parts)
+
+
+def _button(text: str, action: Action, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action.value,
+                              "text": {"type": "plain_text", "text": text[:75], "emoji": True},
+                              "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback text and blocks of a mention card."""
+    src = source_label(t, card.source)
+    author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
+    fallback = t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT])
+    head = (f"{SOURCE_EMOJI.get(card.source, ':globe_with_meridians:')} *{escape(src)}* · "
+            f"{t(f'venue.{card.venue}')} · {author_line(t, card)}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": quote(card.text or "…")}},
+    ]
+    owner = t("card.owner", owner=user(card.owner)) if card.owner else t("card.no_owner")
+    meta = [
+        t("card.received", ago=slack_date(card.created_at, "{ago}", t.datetime(card.created_at))),
+        f"{STATUS_EMOJI.get(card.status, '')} " + t("card.status", status=t(f"status.{card.status}")),
+        owner,
+    ]
+    if card.mention_count > 1:
+        meta.append(t("card.messages", count=card.mention_count))
+    if card.url:
+        meta.append(f"<{card.url}|{t('card.open_original')}>")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(meta)}]})
+    if card.last_reply is not None:
+        r = card.last_reply
+        state = {"queued": t("card.reply_queued"), "failed": t("card.reply_failed")}.get(
+            r.status, t("card.reply_sent", at=slack_date(r.at, "{time}", t.datetime(r.at))))
+        text = f":outbox_tray: {t('card.reply_by', agent=user(r.agent))} ({state})\n{quote(r.text, 1500)}"
+        if card.replies_sent > 1:
+            text += "\n" + t("card.replies_sent", count=card.replies_sent)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    if card.ignored_reason:
+        reason, _, note = card.ignored_reason.partition(": ")
+        label = t(f"ignore.{reason}") if t.has(f"ignore.{reason}") else reason
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t(
+            "card.ignored", reason=escape(label + (f" — {note}" if note else "")))}]})
+    if card.problem:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": ":warning: " + t(
+            "card.problem", problem=escape(card.problem[:500]))}})
+    value = ref_value(card.ref)
+    buttons = []
+    if CardAction.CLAIM in card.actions:
+        buttons.append(_button(t("button.claim"), Action.CLAIM, value, "primary"))
+    if CardAction.REPLY in card.actions:
+        buttons.append(_button(t("button.reply"), Action.REPLY, value,
+                               None if CardAction.CLAIM in card.actions else "primary"))
+    if CardAction.IGNORE in card.actions:
+        buttons.append(_button(t("button.ignore"), Action.IGNORE, value))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": buttons})
+    elif card.status != "ignored" and CardAction.REPLY not in card.actions:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": t("card.no_reply_channel")}]})
+    return fallback, blocks
+
+
+def render_note(note: ThreadNote, t: Translator) -> str:
+    """A line of history for the card's thread."""
+    params = {k: escape(v) for k, v in note.params.items()}
+    if note.event == "ignored" and "reason" in params and t.has(f"ignore.{params['reason']}"):
+        params["reason"] = t(f"ignore.{params['reason']}")
+    if "author" in params:
+        params["author"] = "@" + params["author"].lstrip("@")
+    line = t(f"note.{note.event}", actor=user(note.actor), **params)
+    return f"{line}\n{quote(note.text, 2500)}" if note.text else line
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:PLAIN_LIMIT], "emoji": True}
+
+
+def reply_modal(t: Translator, *, metadata: str, form: ReplyForm | None,
+                source: str | None = None) -> dict[str, Any]:
+    """The reply modal; without `form` it shows a loading line (opened before any slow work)."""
+    context: list[dict[str, Any]]
+    if form is None:
+        context = [{"type": "context", "elements": [
+            {"type": "mrkdwn", "text": t("modal.reply.loading")}]}]
+    else:
+        who = f"@{form.author.handle}" if form.author.handle else (form.author.name or "?")
+        src = source_label(t, form.source)
+        hint = t("modal.reply.hint", source=src)
+        if form.max_length:
+            hint += " " + t("modal.reply.limit", limit=form.max_length, source=src)
+        context = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": (
+                f"{t('modal.reply.context', author=escape(who))}\n{quote(form.text, 2500)}")}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]},
+        ]
+    text_input: dict[str, Any] = {
+        "type": "plain_text_input", "action_id": Block.REPLY_TEXT.value, "multiline": True,
+        "placeholder": _plain(t("modal.reply.placeholder")), "focus_on_load": True,
+    }
+    if form is not None and form.max_length:
+        text_input["max_length"] = form.max_length
+    return {
+        "type": "modal", "callback_id": Callback.REPLY.value, "private_metadata": metadata,
+        "title": _plain(t("modal.reply.title")[:24]), "submit": _plain(t("modal.reply.submit")),
+        "close": _plain(t("modal.cancel")),
+        "blocks": [*context, {"type": "input", "block_id": Block.REPLY.value,
+                              "label": _plain(t("modal.reply.label")), "element": text_input}],
+    }
+
+
+def unavailable_modal(t: Translator, message: str) -> dict[str, Any]:
+    """A modal that only explains why the action cannot be done."""
+    return {"type": "modal", "title": _plain(t("modal.unavailable.title")[:24]),
+            "close": _plain(t("modal.cancel")),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(message)}}]}
+
+
+def ignore_modal(t: Translator, *, metadata: str) -> dict[str, Any]:
+    """The modal that asks why a mention is ignored."""
+    options = [{"text": _plain(t(f"ignore.{r}")), "value": r} for r in IGNORE_REASONS]
+    return {
+        "type": "modal", "callback_id": Callback.IGNORE.value, "private_metadata": metadata,
+        "title": _plain(t("modal.ignore.title")[:24]), "submit": _plain(t("modal.ignore.submit")),
+        "close": _plain(t("modal.cancel")),
+        "blocks": [
+            {"type": "input", "block_id": Block.IGNORE_REASON.value,
+             "label": _plain(t("modal.ignore.reason")),
+             "element": {"type": "static_select", "action_id": Block.IGNORE_REASON_SELECT.value,
+                         "options": options}},
+            {"type": "input", "block_id": Block.IGNORE_NOTE.value, "optional": True,
+             "label": _plain(t("modal.ignore.note")),
+             "element": {"type": "plain_text_input", "action_id": Block.IGNORE_NOTE_TEXT.value,
+                         "max_length": 500}},
+        ],
+    }

@@ -1,0 +1,104 @@
+"""The Slack ChatPort: posts and updates cards through the Web API, marking each post for reconcile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.i18n import Translator
+from bot.ports import MessageRef, PermanentError, RateLimited, TransientError, UnknownOutcome
+from bot.views import CaseCard, ThreadNote
+from handlers.slack.blocks import render_card, render_note
+from handlers.slack.ids import MARKER_EVENT
+
+PERMANENT = {
+    "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
+    "invalid_auth", "account_inactive", "token_revoked", "no_permission", "missing_scope",
+    "message_not_found", "cant_update_message", "invalid_arguments", "not_authed",
+}
+
+
+class SlackChat:
+    """ChatPort over slack_sdk's AsyncWebClient (created without retry handlers: the outbox retries)."""
+
+    def __init__(self, client: AsyncWebClient, t: Translator) -> None:
+        self._client = client
+        self._t = t
+
+    async def post_card(self, *, channel: str, card: CaseCard, marker: str) -> MessageRef:
+        """Post a new card with the outbox key in the message metadata."""
+        text, blocks = render_card(card, self._t)
+        data = await self._call("chat_postMessage", channel=channel, text=text, blocks=blocks,
+                                unfurl_links=False, unfurl_media=False,
+                                metadata=_metadata(marker))
+        return MessageRef(channel=data["channel"], ts=data["ts"])
+
+    async def update_card(self, *, ref: MessageRef, card: CaseCard) -> None:
+        """Replace the card's blocks in place."""
+        text, blocks = render_card(card, self._t)
+        await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+    async def post_note(self, *, parent: MessageRef, note: ThreadNote, marker: str) -> MessageRef:
+        """Post a history line in the card's thread."""
+        data = await self._call("chat_postMessage", channel=parent.channel, thread_ts=parent.ts,
+                                text=render_note(note, self._t), unfurl_links=False,
+                                metadata=_metadata(marker))
+        return MessageRef(channel=data["channel"], ts=data["ts"])
+
+    async def find_marker(self, *, channel: str, marker: str, since: datetime,
+                          thread_ts: str | None = None) -> MessageRef | None:
+        """Look through recent messages (or the thread) for one posted with `marker`."""
+        oldest = f"{since.timestamp():.6f}"
+        cursor: str | None = None
+        for _ in range(20):
+            if thread_ts:
+                data = await self._call("conversations_replies", channel=channel, ts=thread_ts,
+                                        oldest=oldest, include_all_metadata=True, limit=200,
+                                        cursor=cursor)
+            else:
+                data = await self._call("conversations_history", channel=channel, oldest=oldest,
+                                        include_all_metadata=True, limit=200, cursor=cursor)
+            for message in data.get("messages", []):
+                meta = message.get("metadata") or {}
+                if (meta.get("event_type") == MARKER_EVENT
+                        and (meta.get("event_payload") or {}).get("key") == marker):
+                    return MessageRef(channel=channel, ts=message["ts"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not data.get("has_more") or not cursor:
+                return None
+        return None
+
+    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await getattr(self._client, method)(**kwargs)
+        except SlackApiError as exc:
+            raise _translate(exc) from exc
+        except (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
+            raise UnknownOutcome(f"slack {method}: {exc!r}") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise TransientError(f"slack {method}: cannot connect: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise UnknownOutcome(f"slack {method}: {exc!r}") from exc
+        return dict(response.data)  # type: ignore[arg-type]
+
+
+def _metadata(marker: str) -> dict[str, Any]:
+    return {"event_type": MARKER_EVENT, "event_payload": {"key": marker}}
+
+
+def _translate(exc: SlackApiError) -> Exception:
+    status = exc.response.status_code
+    error = (exc.response.data or {}).get("error", "") if isinstance(exc.response.data, dict) else ""
+    if status == 429 or error == "ratelimited":
+        try:
+            retry_after = float(exc.response.headers.get("Retry-After", 1))
+        except (TypeError, ValueError):
+            retry_after = 1.0
+        return RateLimited(retry_after, "slack")
+    if error in PERMANENT:
+        return PermanentError(f"slack: {error}")
+    return TransientError(f"slack: {error or status}")

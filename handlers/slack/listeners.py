@@ -1,0 +1,136 @@
+"""Bolt listeners: acknowledge first, call one service in one transaction, let renderers render."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import utcnow
+from bot.errors import WebcareError
+from bot.logs import correlation_id
+from bot.runtime import Runtime
+from bot.services import cases
+from bot.services.inbound import first_time
+from handlers.slack.blocks import ignore_modal, reply_modal, unavailable_modal
+from handlers.slack.ids import Action, Block, Callback
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, rt: Runtime) -> None:
+    """Map every Slack id to its listener (the one place where that happens)."""
+    t = rt.t
+
+    async def claim(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        ref = cases.parse_ref(action.get("value"))
+        async with rt.uow() as session:
+            await cases.claim(session=session, ref=ref, actor=body["user"]["id"], now=utcnow())
+
+    async def open_reply(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                         client: AsyncWebClient) -> None:
+        await ack()
+        ref = cases.parse_ref(action.get("value"))
+        metadata = cases.ref_value(ref.case)
+        # The trigger_id lives 3 s: open the modal before touching the database.
+        opened = await client.views_open(trigger_id=body["trigger_id"],
+                                         view=reply_modal(t, metadata=metadata, form=None))
+        view = opened["view"]
+        try:
+            async with rt.maker() as session:
+                form = await cases.reply_form(session=session, ref=ref, sinks=rt.sinks)
+            new_view = reply_modal(t, metadata=metadata, form=form)
+        except WebcareError as exc:
+            new_view = unavailable_modal(t, t(exc.key, **exc.params))
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)
+
+    async def submit_reply(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view["state"]["values"]
+        text = (values.get(Block.REPLY, {}).get(Block.REPLY_TEXT, {}).get("value") or "").strip()
+        if not text:
+            await ack(response_action="errors", errors={Block.REPLY.value: t("error.reply_empty")})
+            return
+        try:
+            ref = cases.parse_ref(view.get("private_metadata"))
+            async with rt.uow() as session:
+                await cases.submit_reply(session=session, ref=ref, actor=body["user"]["id"],
+                                         text=text, sinks=rt.sinks, now=utcnow())
+        except WebcareError as exc:
+            await ack(response_action="errors", errors={Block.REPLY.value: t(exc.key, **exc.params)})
+            return
+        await ack()
+
+    async def open_ignore(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          client: AsyncWebClient) -> None:
+        await ack()
+        ref = cases.parse_ref(action.get("value"))
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=ignore_modal(t, metadata=cases.ref_value(ref.case)))
+
+    async def submit_ignore(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view["state"]["values"]
+        choice = (values.get(Block.IGNORE_REASON, {}).get(Block.IGNORE_REASON_SELECT, {})
+                  .get("selected_option") or {}).get("value", "")
+        note = (values.get(Block.IGNORE_NOTE, {}).get(Block.IGNORE_NOTE_TEXT, {})
+                .get("value") or "").strip() or None
+        try:
+            ref = cases.parse_ref(view.get("private_metadata"))
+            async with rt.uow() as session:
+                await cases.ignore(session=session, ref=ref, actor=body["user"]["id"],
+                                   reason=choice, note=note, now=utcnow())
+        except WebcareError as exc:
+            await ack(response_action="errors",
+                      errors={Block.IGNORE_REASON.value: t(exc.key, **exc.params)})
+            return
+        await ack()
+
+    async def thread_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        thread_ts, ts = event.get("thread_ts"), event.get("ts")
+        if (not thread_ts or thread_ts == ts or event.get("bot_id") or event.get("subtype")
+                or not event.get("user")):
+            return
+        async with rt.uow() as session:
+            if await first_time(session, key=f"slack:{body.get('event_id') or ts}", now=utcnow()):
+                await cases.record_thread_message(
+                    session=session, channel=event.get("channel", ""), thread_ts=thread_ts,
+                    user=event["user"], text=event.get("text", ""), now=utcnow())
+            else:
+                rt.metrics.slack_retries_dropped.inc()
+
+    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        if isinstance(error, WebcareError):
+            log.info("refused: %s", error)
+            message = t(error.key, **error.params)
+        else:
+            log.error("unexpected error in a Slack listener", exc_info=error)
+            message = t("error.unexpected", cid=correlation_id.get())
+        await tell_user(client, body, message)
+
+    app.action(Action.CLAIM.value)(claim)
+    app.action(Action.REPLY.value)(open_reply)
+    app.action(Action.IGNORE.value)(open_ignore)
+    app.action(Action.OPEN_ORIGINAL.value)(_ack_only)
+    app.view(Callback.REPLY.value)(submit_reply)
+    app.view(Callback.IGNORE.value)(submit_ignore)
+    app.event("message")(thread_message)
+    app.error(on_error)
+
+
+async def _ack_only(ack: AsyncAck) -> None:
+    await ack()
+
+
+async def tell_user(client: AsyncWebClient, body: dict[str, Any], message: str) -> None:
+    """Show `message` to the user who acted: ephemeral in the channel, else a direct message."""
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    channel = ((body.get("channel") or {}).get("id") or body.get("channel_id")
+               or (body.get("container") or {}).get("channel_id"))
+    if not user:
+        return
+    if channel:
+        await client.chat_postEphemeral(channel=channel, user=user, text=message)
+    else:
+        await client.chat_postMessage(channel=user, text=message)

@@ -1,0 +1,128 @@
+"""Install the Slack transport: /slack/events (HTTP), Socket Mode when SLACK_APP_TOKEN is set."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime import RUNTIME, Runtime
+from bot.settings import Settings
+from handlers.slack import listeners
+from handlers.slack.chat import SlackChat
+
+log = logging.getLogger(__name__)
+MANIFEST_HINT = "create the app from slack-manifest.yaml (see README: Connect Slack)"
+
+
+def build_bolt(rt: Runtime, client: AsyncWebClient) -> AsyncApp:
+    """The Bolt app with every listener registered."""
+    secret = rt.settings.env.slack_signing_secret
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret.get_secret_value() if secret else "socket-mode-only",
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        ignoring_self_events_enabled=True,
+    )
+    listeners.register(app, rt)
+    return app
+
+
+def _kind(body: bytes) -> str:
+    if body.startswith(b"payload="):
+        return "interactive"
+    if b"command=" in body[:200]:
+        return "command"
+    return "event"
+
+
+def install(app: web.Application, rt: Runtime) -> None:
+    """Mount Slack on the app, or explain what is missing."""
+    env = rt.settings.env
+    missing = env.slack_missing()
+    if missing:
+        message = f"Slack is not configured: set {', '.join(missing)}; {MANIFEST_HINT}."
+        log.warning(message)
+
+        async def not_configured(request: web.Request) -> web.Response:
+            return web.json_response({"error": message}, status=503)
+
+        app.router.add_post("/slack/events", not_configured)
+        return
+
+    token = env.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+    lease = rt.settings.config.outbox.lease.total_seconds()
+    # The outbox client has no retry handlers: 429s and failures go back to the dispatcher.
+    outbox_client = AsyncWebClient(token=token, base_url=env.slack_api_url,
+                                   timeout=max(1, int(lease / 2)), retry_handlers=[])
+    rt.chat = SlackChat(outbox_client, rt.t)
+    bolt = build_bolt(rt, AsyncWebClient(token=token, base_url=env.slack_api_url, timeout=10))
+
+    async def events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        bolt_request = await to_bolt_request(request)
+        response = await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+        rt.metrics.ack_latency.labels(kind=_kind(bolt_request.raw_body.encode()[:300])).observe(
+            time.perf_counter() - started)
+        return response
+
+    if env.slack_signing_secret is not None:
+        app.router.add_post("/slack/events", events)
+    else:
+        async def http_disabled(request: web.Request) -> web.Response:
+            return web.json_response(
+                {"error": "HTTP mode is off (Socket Mode only): set SLACK_SIGNING_SECRET"},
+                status=503)
+
+        app.router.add_post("/slack/events", http_disabled)
+
+    if env.slack_app_token is not None:
+        app_token = env.slack_app_token.get_secret_value()
+
+        async def socket_mode(app: web.Application) -> AsyncIterator[None]:
+            handler = AsyncSocketModeHandler(bolt, app_token)
+            await handler.connect_async()
+            log.info("Slack Socket Mode connected")
+            yield
+            await handler.close_async()
+
+        app.cleanup_ctx.append(socket_mode)
+
+
+__all__ = ["install", "build_bolt", "RUNTIME"]
+
+
+async def check(settings: Settings) -> list[str]:
+    """`webcare check`: Slack credentials work (auth.test) and the channels are set."""
+    env = settings.env
+    missing = env.slack_missing()
+    if missing:
+        return [f"slack: not configured: set {', '.join(missing)}; {MANIFEST_HINT}"]
+    client = AsyncWebClient(token=env.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
+                            base_url=env.slack_api_url, timeout=10)
+    problems = []
+    try:
+        await client.auth_test()
+    except Exception as exc:  # report any failure as one line
+        problems.append(f"slack: SLACK_BOT_TOKEN rejected by auth.test: {_reason(exc)}")
+    if env.slack_app_token is not None:
+        try:
+            await client.apps_connections_open(app_token=env.slack_app_token.get_secret_value())
+        except Exception as exc:  # report any failure as one line
+            problems.append(f"slack: SLACK_APP_TOKEN rejected (Socket Mode): {_reason(exc)}")
+    return problems
+
+
+def _reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return str(exc)[:200]

@@ -1,0 +1,1 @@
+"""The generic webhook integration: signed mention ingest in, signed replies out (CONTRACT.md)."""

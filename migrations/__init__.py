@@ -1,0 +1,1 @@
+"""Alembic migrations of webcare-bot (date-prefixed revision files in versions/)."""

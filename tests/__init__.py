@@ -1,0 +1,1 @@
+"""Tests of webcare-bot; fakes of outside APIs live in tests/fakes/."""

@@ -1,0 +1,78 @@
+"""Shared fixtures: a database per test (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set),
+the fake Slack Web API, the fake reply receiver, and the running bot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.fakes.reply_receiver import ReplyReceiver
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import BOT_TOKEN, WEBHOOK_SECRET, Bot, make_settings, start_bot, stop_bot
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+async def reset_postgres(url: str) -> None:
+    """Empty the test database (drop and recreate the public schema)."""
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database URL (the app migrates it at start)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'webcare.db'}"
+    else:
+        assert POSTGRES_URL
+        await reset_postgres(POSTGRES_URL)
+        yield POSTGRES_URL
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(bot_token=BOT_TOKEN, post_rate_per_s=50, post_burst=50) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[ReplyReceiver]:
+    r = ReplyReceiver(WEBHOOK_SECRET)
+    await r.start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture
+async def bot_factory(db_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Start bots on the test database: `await bot_factory(slack=fake, reply_url=...)`."""
+    bots: list[Bot] = []
+
+    async def make(**kw: Any) -> Bot:
+        plugins = kw.pop("plugins", None)
+        settings = make_settings(db_url=db_url, **kw)
+        bot = await start_bot(settings, **({"plugins": plugins} if plugins else {}))
+        bots.append(bot)
+        return bot
+
+    yield make
+    for bot in reversed(bots):
+        await stop_bot(bot)
+
+
+@pytest.fixture
+async def bot(bot_factory: Callable[..., Any], fake_slack: FakeSlack,
+              receiver: ReplyReceiver) -> Bot:
+    """The bot wired to the fake Slack and the fake reply receiver."""
+    return await bot_factory(slack=fake_slack, reply_url=receiver.url)

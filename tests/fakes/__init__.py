@@ -1,0 +1,1 @@
+"""Test doubles for external services (Slack Web API and Socket Mode)."""

@@ -1,0 +1,139 @@
+"""Run the real app on loopback against fakes, and talk to it the way Slack and integrators do."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.app import create_app
+from bot.runtime import RUNTIME, Runtime
+from bot.settings import AppConfig, Env, Settings
+from bot.signing import sign
+from tests.fakes.slack_api import (
+    FakeSlack,
+    block_action_body,
+    event_callback_body,
+    form_encode_payload,
+    sign_slack_request,
+    view_submission_body,
+)
+
+SIGNING_SECRET = "slack-signing-secret"
+WEBHOOK_SECRET = "webhook-secret"
+BOT_TOKEN = "xoxb-test"
+CHANNEL = "C0WEBCARE"
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    """An app.yaml for tests: fast outbox, loopback reply URL set by the caller."""
+    cfg: dict[str, Any] = {
+        "locale": "nl",
+        "organisation": {"name": "Testbedrijf", "accounts": {"x": "testbedrijf"}},
+        "slack": {"channel": CHANNEL, "post_interval": "100ms", "update_interval": "50ms"},
+        "roles": {"agents": ["U0AGENT1"], "managers": ["U0MGR1"]},
+        "outbox": {"lease": "2s", "poll": "50ms", "backoff_base": "100ms", "backoff_max": "1s"},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def make_settings(*, db_url: str, slack: FakeSlack | None, reply_url: str | None = None,
+                  app_token: bool = False, signing: bool = True, **overrides: Any) -> Settings:
+    """Settings as `webcare serve` would build them from app.yaml and the environment."""
+    cfg = base_config(**overrides)
+    if reply_url:
+        cfg.setdefault("integrations", {})["webhook"] = {"reply_url": reply_url}
+    env: dict[str, Any] = {"database_url": db_url, "webcare_webhook_secret": WEBHOOK_SECRET}
+    if slack is not None:
+        env |= {"slack_bot_token": BOT_TOKEN, "slack_api_url": slack.api_url}
+        if signing:
+            env["slack_signing_secret"] = SIGNING_SECRET
+        if app_token:
+            env["slack_app_token"] = "xapp-test"
+    return Settings(config=AppConfig.model_validate(cfg), env=Env.model_validate(env))
+
+
+def mention(n: int | str, **fields: Any) -> dict[str, Any]:
+    """A valid mention in the ingest schema."""
+    data: dict[str, Any] = {
+        "source": "forum-x", "id": f"m{n}", "venue": "own", "url": f"https://example.org/p/{n}",
+        "author": {"id": f"a{n}", "handle": f"klant{n}", "name": f"Klant {n}", "followers": 120,
+                   "verified": False},
+        "text": f"Waar blijft mijn pakket? ({n})", "created_at": "2026-11-22T09:15:00Z", "lang": "nl",
+    }
+    data.update(fields)
+    return data
+
+
+@dataclass
+class Bot:
+    """A running app and a client that speaks to it like Slack and integrators do."""
+
+    server: TestServer
+    http: aiohttp.ClientSession
+    app: web.Application
+
+    @property
+    def rt(self) -> Runtime:
+        return self.app[RUNTIME]
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    async def post_mentions(self, payload: Any, *, secret: str | None = WEBHOOK_SECRET,
+                            raw: bytes | None = None) -> tuple[int, Any]:
+        body = raw if raw is not None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Webcare-Signature"] = sign(secret, body)
+        async with self.http.post(self.url("/webhooks/mentions"), data=body, headers=headers) as r:
+            return r.status, await r.json(content_type=None)
+
+    async def slack(self, body: bytes, *, content_type: str, timestamp: int | None = None,
+                    secret: str = SIGNING_SECRET, headers: dict[str, str] | None = None
+                    ) -> tuple[int, str]:
+        h = {"Content-Type": content_type, **sign_slack_request(secret, body, timestamp)}
+        h.update(headers or {})
+        async with self.http.post(self.url("/slack/events"), data=body, headers=h) as r:
+            return r.status, await r.text()
+
+    async def click(self, fake: FakeSlack, *, action_id: str, value: str, user: str = "U0AGENT1",
+                    message_ts: str = "1.000001", **kw: Any) -> tuple[int, str]:
+        body = block_action_body(action_id=action_id, value=value, user_id=user, channel_id=CHANNEL,
+                                 message_ts=message_ts, trigger_id=fake.issue_trigger_id())
+        return await self.slack(form_encode_payload(body),
+                                content_type="application/x-www-form-urlencoded", **kw)
+
+    async def submit(self, *, callback_id: str, private_metadata: str, values: dict[str, Any],
+                     user: str = "U0AGENT1") -> tuple[int, str]:
+        body = view_submission_body(callback_id=callback_id, private_metadata=private_metadata,
+                                    values=values, user_id=user)
+        return await self.slack(form_encode_payload(body),
+                                content_type="application/x-www-form-urlencoded")
+
+    async def event(self, event: dict[str, Any], *, event_id: str,
+                    headers: dict[str, str] | None = None) -> tuple[int, str]:
+        body = json.dumps(event_callback_body(event, event_id=event_id)).encode()
+        return await self.slack(body, content_type="application/json", headers=headers)
+
+
+async def start_bot(settings: Settings, **kw: Any) -> Bot:
+    """Start the app on a free loopback port."""
+    app = create_app(settings, **kw)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return Bot(server=server, http=aiohttp.ClientSession(), app=app)
+
+
+async def stop_bot(bot: Bot) -> None:
+    await bot.http.close()
+    await bot.server.close()
