@@ -27,7 +27,7 @@ from bot.metrics import Metrics
 from bot.outbox import Dispatcher
 from bot.pipeline import UPDATE_LANE, post_lane
 from bot.runtime import RUNTIME, Runtime
-from bot.scheduler import create_scheduler
+from bot.scheduler import Jobs
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         metrics=rt.metrics, instance=rt.instance,
     )
     task = asyncio.create_task(rt.dispatcher.run(), name="outbox-dispatcher")
-    scheduler = create_scheduler(rt)
-    scheduler.start()
+    jobs = Jobs(rt)
+    jobs.start()
     yield
-    scheduler.shutdown(wait=False)
+    await jobs.shutdown()
     rt.dispatcher.stop()
     try:
         await asyncio.wait_for(task, timeout=10)

@@ -7,7 +7,6 @@ lock around migrations so several instances can start together.
 
 from __future__ import annotations
 
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATION_LOCK = 720_519_001
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -52,7 +52,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configuration pointing at the packaged migrations."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(str(files("migrations")))))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option(
         "file_template",
         "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s",

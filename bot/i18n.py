@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from functools import cache
-from importlib.resources import files
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_compact_decimal
 
 LOCALES = ("nl", "en")
+LOCALE_DIR = Path(__file__).resolve().parent / "locales"
 
 
 @cache
 def _catalog(locale: str) -> dict[str, str]:
-    data = files("bot").joinpath("locales", f"{locale}.json").read_text(encoding="utf-8")
+    data = (LOCALE_DIR / f"{locale}.json").read_text(encoding="utf-8")
     catalog: dict[str, str] = json.loads(data)
     return catalog
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import delete
@@ -30,12 +32,35 @@ async def housekeeping(rt: Runtime) -> None:
                 OutboxItem.finished_at < now - keep.outbox_done))
 
 
-def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
-    """The scheduler with every periodic job of the app (started by the app factory)."""
-    scheduler = AsyncIOScheduler(timezone=rt.settings.config.timezone)
-    scheduler.add_job(
-        housekeeping, "interval", args=[rt], id="housekeeping",
-        seconds=rt.settings.config.retention.sweep.total_seconds(),
-        max_instances=1, coalesce=True, next_run_time=utcnow(),
-    )
-    return scheduler
+class Jobs:
+    """The scheduler plus the tasks of jobs now running, so shutdown can let them finish."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.scheduler = AsyncIOScheduler(timezone=rt.settings.config.timezone)
+        self._running: set[asyncio.Task[None]] = set()
+        self.scheduler.add_job(
+            self._tracked, "interval", args=[housekeeping, rt], id="housekeeping",
+            seconds=rt.settings.config.retention.sweep.total_seconds(),
+            max_instances=1, coalesce=True, next_run_time=utcnow(),
+        )
+
+    async def _tracked(self, job: Callable[[Runtime], Awaitable[None]], rt: Runtime) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            await job(rt)
+        except Exception:  # a failed run is logged; the next run tries again
+            log.exception("scheduled job %s failed", getattr(job, "__name__", job))
+        finally:
+            self._running.discard(task)
+
+    def start(self) -> None:
+        """Start running jobs on their schedule."""
+        self.scheduler.start()
+
+    async def shutdown(self, timeout: float = 10) -> None:
+        """Stop scheduling and wait (bounded) for running jobs to finish."""
+        self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=timeout)

@@ -118,11 +118,11 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
                                None if CardAction.CLAIM in card.actions else "primary"))
     if CardAction.IGNORE in card.actions:
         buttons.append(_button(t("button.ignore"), Action.IGNORE, value))
-    if buttons:
-        blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": buttons})
-    elif card.status != "ignored" and CardAction.REPLY not in card.actions:
+    if card.status != "ignored" and CardAction.REPLY not in card.actions:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": t("card.no_reply_channel")}]})
+    if buttons:
+        blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": buttons})
     return fallback, blocks
 
 

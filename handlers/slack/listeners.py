@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -10,30 +11,33 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import utcnow
 from bot.errors import WebcareError
+from bot.i18n import Translator
 from bot.logs import correlation_id
 from bot.runtime import Runtime
 from bot.services import cases
 from bot.services.inbound import first_time
-from handlers.slack.blocks import ignore_modal, reply_modal, unavailable_modal
+from handlers.slack.blocks import ignore_modal, reply_modal, unavailable_modal, user
 from handlers.slack.ids import Action, Block, Callback
 
 log = logging.getLogger(__name__)
+USER_PARAMS = frozenset({"owner", "actor", "agent"})
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     """Map every Slack id to its listener (the one place where that happens)."""
     t = rt.t
 
-    async def claim(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def claim(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                    payload: dict[str, Any]) -> None:
         await ack()
-        ref = cases.parse_ref(action.get("value"))
+        ref = cases.parse_ref(payload.get("value"))
         async with rt.uow() as session:
             await cases.claim(session=session, ref=ref, actor=body["user"]["id"], now=utcnow())
 
-    async def open_reply(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                         client: AsyncWebClient) -> None:
+    async def open_reply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                         payload: dict[str, Any]) -> None:
         await ack()
-        ref = cases.parse_ref(action.get("value"))
+        ref = cases.parse_ref(payload.get("value"))
         metadata = cases.ref_value(ref.case)
         # The trigger_id lives 3 s: open the modal before touching the database.
         opened = await client.views_open(trigger_id=body["trigger_id"],
@@ -47,7 +51,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             new_view = unavailable_modal(t, t(exc.key, **exc.params))
         await client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)
 
-    async def submit_reply(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def submit_reply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                           payload: dict[str, Any]) -> None:
+        view = payload
         values = view["state"]["values"]
         text = (values.get(Block.REPLY, {}).get(Block.REPLY_TEXT, {}).get("value") or "").strip()
         if not text:
@@ -63,14 +69,16 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         await ack()
 
-    async def open_ignore(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                          client: AsyncWebClient) -> None:
+    async def open_ignore(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                          payload: dict[str, Any]) -> None:
         await ack()
-        ref = cases.parse_ref(action.get("value"))
+        ref = cases.parse_ref(payload.get("value"))
         await client.views_open(trigger_id=body["trigger_id"],
                                 view=ignore_modal(t, metadata=cases.ref_value(ref.case)))
 
-    async def submit_ignore(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def submit_ignore(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                            payload: dict[str, Any]) -> None:
+        view = payload
         values = view["state"]["values"]
         choice = (values.get(Block.IGNORE_REASON, {}).get(Block.IGNORE_REASON_SELECT, {})
                   .get("selected_option") or {}).get("value", "")
@@ -87,7 +95,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         await ack()
 
-    async def thread_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def thread_message(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                             payload: dict[str, Any]) -> None:
+        event = payload
         thread_ts, ts = event.get("thread_ts"), event.get("ts")
         if (not thread_ts or thread_ts == ts or event.get("bot_id") or event.get("subtype")
                 or not event.get("user")):
@@ -101,25 +111,56 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 rt.metrics.slack_retries_dropped.inc()
 
     async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if isinstance(error, WebcareError):
-            log.info("refused: %s", error)
-            message = t(error.key, **error.params)
-        else:
-            log.error("unexpected error in a Slack listener", exc_info=error)
-            message = t("error.unexpected", cid=correlation_id.get())
-        await tell_user(client, body, message)
+        await report(t, client, body, error)
 
-    app.action(Action.CLAIM.value)(claim)
-    app.action(Action.REPLY.value)(open_reply)
-    app.action(Action.IGNORE.value)(open_ignore)
+    app.action(Action.CLAIM.value)(guarded(t, claim))
+    app.action(Action.REPLY.value)(guarded(t, open_reply))
+    app.action(Action.IGNORE.value)(guarded(t, open_ignore))
     app.action(Action.OPEN_ORIGINAL.value)(_ack_only)
-    app.view(Callback.REPLY.value)(submit_reply)
-    app.view(Callback.IGNORE.value)(submit_ignore)
-    app.event("message")(thread_message)
+    app.view(Callback.REPLY.value)(guarded(t, submit_reply))
+    app.view(Callback.IGNORE.value)(guarded(t, submit_ignore))
+    app.event("message")(guarded(t, thread_message))
     app.error(on_error)
 
 
+Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
+
+
+def guarded(t: Translator, listener: Listener) -> Listener:
+    """Turn refusals and failures after ack() into a message to the user, in one place.
+
+    Raising after ack() is unsafe in Bolt's async runner (it resets the acknowledgement, so Slack
+    waits 3 s and gets a 404), so listeners report here instead of leaving it to `app.error`.
+    """
+
+    async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                  payload: dict[str, Any]) -> None:
+        try:
+            await listener(ack, body, client, payload)
+        except Exception as exc:  # every failure is reported to the user and logged, once
+            await report(t, client, body, exc)
+
+    run.__name__ = listener.__name__
+    return run
+
+
+async def report(t: Translator, client: AsyncWebClient, body: dict[str, Any], error: Exception) -> None:
+    """Log the failure and show the user a safe message (the refusal, or a reference id)."""
+    if isinstance(error, WebcareError):
+        log.info("refused: %s", error)
+        params = {k: user(str(v)) if k in USER_PARAMS else v for k, v in error.params.items()}
+        message = t(error.key, **params)
+    else:
+        log.error("unexpected error in a Slack listener", exc_info=error)
+        message = t("error.unexpected", cid=correlation_id.get())
+    try:
+        await tell_user(client, body, message)
+    except Exception:  # the user cannot be told; the log above has the cause
+        log.exception("could not tell the user about a failure")
+
+
 async def _ack_only(ack: AsyncAck) -> None:
+    """Buttons that only open a link still need an acknowledgement."""
     await ack()
 
 
