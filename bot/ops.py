@@ -8,7 +8,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.db import ping
-from bot.models import OPEN_OUTBOX, OutboxItem
+from bot.models import OutboxItem
+from bot.outbox import OPEN_OUTBOX_SQL
 from bot.runtime import RUNTIME
 
 
@@ -33,7 +34,7 @@ async def metrics(request: web.Request) -> web.Response:
     async with rt.maker() as session:
         count, oldest = (await session.execute(
             select(func.count(), func.min(OutboxItem.created_at))
-            .where(OutboxItem.status.in_(OPEN_OUTBOX))
+            .where(OutboxItem.status.in_(OPEN_OUTBOX_SQL))
         )).one()
     rt.metrics.outbox_backlog.set(count)
     if oldest is not None and oldest.tzinfo is None:

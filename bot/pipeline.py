@@ -2,7 +2,8 @@
 
 A mention joins a case when it replies to a mention of that case, or when its author writes again in
 the same thread; otherwise it opens a new case (so 7,000 people commenting on one post are 7,000
-conversations, while one customer's follow-ups stay on one card).
+conversations, while one customer's follow-ups stay on one card). A batch costs a fixed number of
+statements (one INSERT per table), not a few per mention.
 """
 
 from __future__ import annotations
@@ -11,26 +12,25 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Case, CaseStatus, Mention
-from bot.outbox import enqueue, has_pending
+from bot.outbox import enqueue_many, outbox_row, pending_cases
 from bot.schemas import MentionIn
 from bot.sql import insert_ignore
 
 CARD_POST = "card.post"
 CARD_UPDATE = "card.update"
 NOTE = "note.post"
+UPDATE_LANE = "chat.update"
 
 
 def post_lane(channel: str) -> str:
     """The lane of messages posted to one chat channel (paced about one per second)."""
     return f"chat.post:{channel}"
-
-
-UPDATE_LANE = "chat.update"
 
 
 @dataclass
@@ -44,7 +44,29 @@ class IngestResult:
     duplicates_by_source: Counter[str] = field(default_factory=Counter)
 
 
-def _row(m: MentionIn, now: datetime) -> dict[str, object]:
+@dataclass
+class _Target:
+    """The case a mention goes to: an existing one, or a new one still to be inserted."""
+
+    case: Case | None = None
+    row: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> int:
+        return self.case.id if self.case is not None else self.row["id"]  # type: ignore[index]
+
+    def add(self, m: MentionIn, now: datetime) -> None:
+        if self.case is not None:
+            self.case.mention_count += 1
+            self.case.last_mention_at = max(self.case.last_mention_at, m.created_at)
+            self.case.updated_at = now
+        else:
+            assert self.row is not None
+            self.row["mention_count"] += 1
+            self.row["last_mention_at"] = max(self.row["last_mention_at"], m.created_at)
+
+
+def _mention_row(m: MentionIn, now: datetime) -> dict[str, object]:
     return {
         "source": m.source, "external_id": m.id, "thread_id": m.thread_id,
         "in_reply_to": m.in_reply_to, "venue": m.resolved_venue, "url": m.url,
@@ -52,6 +74,23 @@ def _row(m: MentionIn, now: datetime) -> dict[str, object]:
         "author_followers": m.author.followers, "author_verified": m.author.verified,
         "text": m.text, "lang": m.lang, "created_at": m.created_at, "received_at": now,
     }
+
+
+def _case_row(m: MentionIn, now: datetime) -> dict[str, Any]:
+    return {
+        "ref": secrets.token_urlsafe(9), "source": m.source, "venue": m.resolved_venue,
+        "thread_key": m.thread_id or m.id, "author_key": m.author_key,
+        "status": CaseStatus.OPEN.value, "mention_count": 0, "opened_at": now,
+        "last_mention_at": m.created_at, "updated_at": now,
+    }
+
+
+def _thread_key(m: MentionIn) -> tuple[str, ...]:
+    return (m.source, m.thread_id or m.id, m.author_key)
+
+
+def _reply_key(source: str, external_id: str) -> tuple[str, ...]:
+    return ("reply", source, external_id)
 
 
 async def ingest(
@@ -74,72 +113,65 @@ async def ingest(
     )
     inserted = {
         (row.source, row.external_id): row.id
-        for row in await session.execute(stmt, [_row(m, now) for m in unique.values()])
+        for row in await session.execute(stmt, [_mention_row(m, now) for m in unique.values()])
     }
     for key, m in unique.items():
-        if key in inserted:
-            result.accepted += 1
-            result.by_source[m.source] += 1
-        else:
-            result.duplicates += 1
-            result.duplicates_by_source[m.source] += 1
+        counter = result.by_source if key in inserted else result.duplicates_by_source
+        counter[m.source] += 1
+    result.accepted = len(inserted)
+    result.duplicates += len(unique) - len(inserted)
     if not inserted:
         return result
 
-    fresh = [m for key, m in unique.items() if key in inserted]
-    cases = await _resolve_cases(session, fresh)
-    assignments: list[tuple[int, Case]] = []
-    touched: dict[int, Case] = {}
-    new_cases: list[Case] = []
-    for m in sorted(fresh, key=lambda x: x.created_at):
-        case = cases.get(("reply", m.source, m.in_reply_to or "")) or cases.get(_thread_key(m))
-        if case is None:
-            case = Case(
-                ref=secrets.token_urlsafe(9), source=m.source, venue=m.resolved_venue,
-                thread_key=m.thread_id or m.id, author_key=m.author_key,
-                status=CaseStatus.OPEN.value, mention_count=0, opened_at=now,
-                last_mention_at=m.created_at, updated_at=now,
-            )
-            session.add(case)
-            new_cases.append(case)
-        case.mention_count = (case.mention_count or 0) + 1
-        case.last_mention_at = max(case.last_mention_at, m.created_at)
-        case.updated_at = now
-        cases[_thread_key(m)] = case
-        cases[("reply", m.source, m.id)] = case
-        touched.setdefault(id(case), case)
-        assignments.append((inserted[(m.source, m.id)], case))
-    await session.flush()
-    await session.execute(
-        update(Mention), [{"id": mid, "case_id": case.id} for mid, case in assignments]
-    )
-    result.new_cases = len(new_cases)
-    for case in new_cases:
-        enqueue(session, kind=CARD_POST, lane=post_lane(channel), case_id=case.id, now=now,
-                payload={"channel": channel})
-    opened = {id(c) for c in new_cases}
-    for mid, case in assignments:
-        if id(case) in opened:
-            opened.discard(id(case))  # the card itself shows the case's first message
+    fresh = sorted((m for key, m in unique.items() if key in inserted), key=lambda x: x.created_at)
+    targets = await _existing_targets(session, fresh)
+    new_rows: list[dict[str, Any]] = []
+    assignments: list[tuple[int, _Target]] = []
+    for m in fresh:
+        target = targets.get(_reply_key(m.source, m.in_reply_to or "")) or targets.get(_thread_key(m))
+        if target is None:
+            target = _Target(row=_case_row(m, now))
+            new_rows.append(target.row)  # type: ignore[arg-type]
+        target.add(m, now)
+        targets[_thread_key(m)] = targets[_reply_key(m.source, m.id)] = target
+        assignments.append((inserted[(m.source, m.id)], target))
+
+    if new_rows:
+        ids = {r.ref: r.id for r in await session.execute(
+            insert(Case).returning(Case.id, Case.ref), new_rows)}
+        for row in new_rows:
+            row["id"] = ids[row["ref"]]
+    await session.flush()  # the joined (existing) cases' counters
+    await session.execute(update(Mention), [{"id": mid, "case_id": t.id} for mid, t in assignments])
+
+    result.new_cases = len(new_rows)
+    lane = post_lane(channel)
+    outbox = [outbox_row(kind=CARD_POST, lane=lane, case_id=row["id"], now=now,
+                         payload={"channel": channel}) for row in new_rows]
+    first_of_new = {row["id"] for row in new_rows}
+    touched: set[int] = set()
+    for mid, target in assignments:
+        if target.id in first_of_new:
+            first_of_new.discard(target.id)  # the card itself shows the case's first message
             continue
-        enqueue(session, kind=NOTE, lane=post_lane(channel), case_id=case.id, now=now,
-                payload={"event": "new_message", "mention_id": mid})
-    created = {id(c) for c in new_cases}
-    for case in touched.values():
-        if id(case) not in created and not await has_pending(
-            session, case_id=case.id, kind=CARD_UPDATE
-        ):
-            enqueue(session, kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=case.id, now=now)
+        touched.add(target.id)
+        outbox.append(outbox_row(kind=NOTE, lane=lane, case_id=target.id, now=now,
+                                 payload={"event": "new_message", "mention_id": mid}))
+    already = await pending_cases(session, case_ids=sorted(touched), kind=CARD_UPDATE)
+    outbox += [outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=cid, now=now)
+               for cid in sorted(touched - already)]
+    await enqueue_many(session, outbox)
     return result
 
 
-def _thread_key(m: MentionIn) -> tuple[str, str, str]:
-    return (m.source, m.thread_id or m.id, m.author_key)
-
-
-async def _resolve_cases(session: AsyncSession, fresh: list[MentionIn]) -> dict[tuple[str, ...], Case]:
+async def _existing_targets(session: AsyncSession, fresh: list[MentionIn]) -> dict[tuple[str, ...], _Target]:
     """Existing cases the new mentions belong to, keyed by reply target and by thread+author."""
-    found: dict[tuple[str, ...], Case] = {}
+    found: dict[tuple[str, ...], _Target] = {}
+    by_id: dict[int, _Target] = {}
+
+    def target(case: Case) -> _Target:
+        return by_id.setdefault(case.id, _Target(case=case))
+
     replies = {(m.source, m.in_reply_to) for m in fresh if m.in_reply_to}
     if replies:
         rows = await session.execute(
@@ -148,14 +180,14 @@ async def _resolve_cases(session: AsyncSession, fresh: list[MentionIn]) -> dict[
             .where(tuple_(Mention.source, Mention.external_id).in_(list(replies)))
         )
         for source, external_id, case in rows:
-            found[("reply", source, external_id)] = case
+            found[_reply_key(source, external_id)] = target(case)
     threaded = {_thread_key(m) for m in fresh if m.thread_id}
     if threaded:
-        rows2 = await session.scalars(
+        cases = await session.scalars(
             select(Case)
             .where(tuple_(Case.source, Case.thread_key, Case.author_key).in_(list(threaded)))
             .order_by(Case.id)
         )
-        for case in rows2:
-            found[(case.source, case.thread_key, case.author_key)] = case
+        for case in cases:
+            found[(case.source, case.thread_key, case.author_key)] = target(case)
     return found

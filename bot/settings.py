@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -151,6 +152,14 @@ class AppConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _timeouts_below_lease(self) -> AppConfig:
+        if self.integrations.webhook.timeout >= self.outbox.lease:
+            raise ValueError(
+                "integrations.webhook.timeout must be shorter than outbox.lease, or a reply still "
+                "in flight could be taken over and sent again")
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "organisation": {"name": "Testbedrijf", "accounts": {"x": "testbedrijf"}},
         "slack": {"channel": CHANNEL, "post_interval": "100ms", "update_interval": "50ms"},
         "roles": {"agents": ["U0AGENT1"], "managers": ["U0MGR1"]},
+        "integrations": {"webhook": {"timeout": "800ms"}},
         "outbox": {"lease": "2s", "poll": "50ms", "backoff_base": "100ms", "backoff_max": "1s"},
     }
     for key, value in overrides.items():
@@ -51,7 +53,7 @@ def make_settings(*, db_url: str, slack: FakeSlack | None, reply_url: str | None
     """Settings as `webcare serve` would build them from app.yaml and the environment."""
     cfg = base_config(**overrides)
     if reply_url:
-        cfg.setdefault("integrations", {})["webhook"] = {"reply_url": reply_url}
+        cfg.setdefault("integrations", {}).setdefault("webhook", {})["reply_url"] = reply_url
     env: dict[str, Any] = {"database_url": db_url, "webcare_webhook_secret": WEBHOOK_SECRET}
     if slack is not None:
         env |= {"slack_bot_token": BOT_TOKEN, "slack_api_url": slack.api_url}
@@ -124,6 +126,25 @@ class Bot:
                     headers: dict[str, str] | None = None) -> tuple[int, str]:
         body = json.dumps(event_callback_body(event, event_id=event_id)).encode()
         return await self.slack(body, content_type="application/json", headers=headers)
+
+
+async def settle(bot: Bot, timeout: float = 10.0) -> None:
+    """Wait until the outbox has nothing pending or in flight (every card and note is out)."""
+    from sqlalchemy import func, select
+
+    from bot.models import OutboxItem
+    from bot.outbox import OPEN_OUTBOX_SQL
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with bot.rt.maker() as session:
+            left = await session.scalar(select(func.count()).select_from(OutboxItem)
+                                        .where(OutboxItem.status.in_(OPEN_OUTBOX_SQL)))
+        if not left:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"outbox did not settle: {left} rows open")
+        await asyncio.sleep(0.02)
 
 
 async def start_bot(settings: Settings, **kw: Any) -> Bot:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from bot.models import Case, Mention, OutboxItem, RejectedPayload
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import CHANNEL, Bot, mention
+from tests.harness import CHANNEL, Bot, mention, settle
 
 
 async def count(bot: Bot, model: type) -> int:
@@ -22,7 +22,7 @@ async def test_batch_and_single_are_accepted(bot: Bot) -> None:
 
 async def test_redelivery_is_a_no_op(bot: Bot, fake_slack: FakeSlack) -> None:
     await bot.post_mentions([mention(1), mention(2)])
-    await fake_slack.wait_for(lambda: len(fake_slack.messages[CHANNEL]) == 2)
+    await settle(bot)
     outbox_before = await count(bot, OutboxItem)
     status, body = await bot.post_mentions([mention(2), mention(1), mention(1)])
     assert (status, body) == (202, {"accepted": 0, "duplicates": 3, "rejected": []})

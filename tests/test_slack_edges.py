@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from bot.models import CaseEvent
 from bot.services.cases import ref_value
 from tests.fakes.slack_api import FakeSlack, block_action_body, form_encode_payload
-from tests.harness import CHANNEL, Bot, mention
+from tests.harness import CHANNEL, Bot, mention, settle
 from tests.test_e2e_slack import card_actions, card_text
 
 
 async def posted_card(bot: Bot, fake: FakeSlack, n: int = 1) -> dict:
     await bot.post_mentions(mention(n))
-    return await fake.wait_for(lambda: fake.messages[CHANNEL][0])
+    await settle(bot)  # the card is posted and its ts stored
+    return fake.messages[CHANNEL][0]
 
 
 async def test_bad_signature_is_refused(bot: Bot, fake_slack: FakeSlack) -> None:
