@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import insert, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, insert, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
@@ -28,8 +28,8 @@ from bot.settings import Outbox as OutboxConfig
 from bot.sql import insert_ignore
 
 log = logging.getLogger(__name__)
-OPEN_OUTBOX_SQL = [literal_column(f"'{status}'") for status in OPEN_OUTBOX]
-MIN_IDLE_GAP = 0.02
+OPEN_OUTBOX_SQL: list[ColumnElement[str]] = [literal_column(f"'{status}'") for status in OPEN_OUTBOX]
+MIN_IDLE_GAP = 0.05
 
 
 def new_key() -> str:

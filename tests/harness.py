@@ -49,9 +49,13 @@ def base_config(**overrides: Any) -> dict[str, Any]:
 
 
 def make_settings(*, db_url: str, slack: FakeSlack | None, reply_url: str | None = None,
-                  app_token: bool = False, signing: bool = True, **overrides: Any) -> Settings:
-    """Settings as `webcare serve` would build them from app.yaml and the environment."""
+                  app_token: bool = False, signing: bool = True,
+                  slack_config: dict[str, Any] | None = None, **overrides: Any) -> Settings:
+    """Settings as `webcare serve` would build them from app.yaml and the environment.
+
+    `slack_config` merges into app.yaml's `slack:` (the `slack` argument is the fake server)."""
     cfg = base_config(**overrides)
+    cfg["slack"].update(slack_config or {})
     if reply_url:
         cfg.setdefault("integrations", {}).setdefault("webhook", {})["reply_url"] = reply_url
     env: dict[str, Any] = {"database_url": db_url, "webcare_webhook_secret": WEBHOOK_SECRET}

@@ -101,6 +101,7 @@ class FakeSlack:
         post_rate_per_s: float = 1.0,
         post_burst: int = 3,
         response_delay: float = 0.0,
+        port: int = 0,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -124,6 +125,7 @@ class FakeSlack:
         self._last_ts_us = 0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._bind_port = port
         self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -147,7 +149,7 @@ class FakeSlack:
         app.router.add_get("/link/", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._bind_port)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
