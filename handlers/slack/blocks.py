@@ -28,6 +28,11 @@ def quote(text: str, limit: int = SECTION_LIMIT) -> str:
     return "\n".join("> " + line for line in (body.splitlines() or [""]))
 
 
+def safe_url(url: str) -> str:
+    """A URL that cannot break out of Slack's `<url|text>` link syntax."""
+    return url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C").replace(" ", "%20")
+
+
 def user(uid: str | None) -> str:
     """A Slack user mention for ids, the text itself otherwise."""
     if uid and uid[:1] in "UW" and uid.isalnum():
@@ -90,8 +95,8 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     ]
     if card.mention_count > 1:
         meta.append(t("card.messages", count=card.mention_count))
-    if card.url:
-        meta.append(f"<{card.url}|{t('card.open_original')}>")
+    if card.url and card.url.startswith(("https://", "http://")):
+        meta.append(f"<{safe_url(card.url)}|{t('card.open_original')}>")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(meta)}]})
     if card.last_reply is not None:
         r = card.last_reply

@@ -125,4 +125,4 @@ def _reason(exc: Exception) -> str:
     data = getattr(response, "data", None)
     if isinstance(data, dict) and data.get("error"):
         return str(data["error"])
-    return str(exc)[:200]
+    return (str(exc) or repr(exc))[:200]
