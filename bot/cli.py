@@ -122,6 +122,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_rejected(args: argparse.Namespace) -> int:
+    """Print the most recent refused ingest bodies (JSON Lines), newest first."""
+    import json
+
+    from sqlalchemy import select
+
+    from bot.db import create_engine, create_sessionmaker
+    from bot.models import RejectedPayload
+
+    env = load_env()
+
+    async def run() -> list[RejectedPayload]:
+        engine = create_engine(env.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return list(await session.scalars(
+                    select(RejectedPayload).order_by(RejectedPayload.id.desc()).limit(args.limit)))
+        finally:
+            await engine.dispose()
+
+    for row in asyncio.run(run()):
+        print(json.dumps({"id": row.id, "received_at": row.received_at.isoformat(),
+                          "route": row.route, "reason": row.reason, "size": row.size,
+                          "truncated": row.truncated, "body": row.body}, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `webcare`."""
     parser = argparse.ArgumentParser(prog="webcare", description="Webcare from Slack and Teams.")
@@ -133,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(
         func=cmd_db_upgrade)
+    rejected = sub.add_parser("rejected", help="show recently refused ingest bodies (JSON Lines)")
+    rejected.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    rejected.set_defaults(func=cmd_rejected)
     check = sub.add_parser("check", help="validate config, database and credentials")
     check.add_argument("--config", help="app.yaml path")
     check.set_defaults(func=cmd_check)

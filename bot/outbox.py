@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, insert, literal_column, or_, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
+from bot.logs import correlation_id
 from bot.metrics import Metrics
 from bot.models import OPEN_OUTBOX, Lane, OutboxItem, OutboxStatus
 from bot.ports import DeliveryError, PermanentError, RateLimited, UnknownOutcome
@@ -251,6 +252,7 @@ class Dispatcher:
 
     async def _deliver(self, claimed: _Claimed) -> None:
         item = claimed.item
+        correlation_id.set(f"outbox-{item.id}")
         job = self._jobs.get(item.kind)
         if job is None:
             await self._finish(item, OutboxStatus.DEAD, error=f"no job for kind {item.kind!r}")

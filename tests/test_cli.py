@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,15 @@ def test_serve_without_slack_says_what_to_set(tmp_path: Path) -> None:
     text = "".join(first_lines)
     assert "SLACK_BOT_TOKEN" in text and "SLACK_SIGNING_SECRET" in text
     assert "slack-manifest.yaml" in text
+
+
+async def test_rejected_lists_refused_bodies(tmp_path: Path, bot_factory) -> None:
+    bot = await bot_factory(slack=None)
+    await bot.post_mentions(None, raw=b"{broken")
+    db_url = bot.rt.settings.env.database_url
+    result = await asyncio.to_thread(run, ["rejected", "--limit", "5"],
+                                     {"DATABASE_URL": db_url, "PYTHONPATH": str(REPO)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout.strip().splitlines()[0])
+    assert line["body"] == "{broken" and line["route"] == "webhooks.mentions"
+    assert "not JSON" in line["reason"]
