@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,7 @@ from bot.services.cases import REPLY, load_card, refresh_card, touch_card
 from bot.sinks import Sinks
 from bot.views import CaseCard, ThreadNote
 
-NOT_CONNECTED = Defer(timedelta(seconds=30), "chat transport not configured")
+NOT_CONNECTED = Defer(timedelta(seconds=30), "chat transport not configured", waits_forever=True)
 CARD_PENDING = Defer(timedelta(seconds=1), "card not posted yet")
 RECONCILE_WINDOW = timedelta(minutes=2)
 
@@ -29,6 +29,7 @@ class _Card:
     channel: str
     card: CaseCard
     ts: str | None
+    as_of: datetime | None = None
 
 
 class CardPostJob:
@@ -46,7 +47,7 @@ class CardPostJob:
             return Skip("case is gone")
         if case.card_ts:
             return Skip("card already posted")
-        return _Card(channel=item.payload["channel"], card=card, ts=None)
+        return _Card(channel=item.payload["channel"], card=card, ts=None, as_of=case.updated_at)
 
     async def send(self, item: OutboxItem, prepared: _Card) -> str | None:
         assert self.chat is not None
@@ -65,8 +66,8 @@ class CardPostJob:
         if case is not None:
             case.card_channel, case.card_ts, case.card_error = prepared.channel, ref, None
             self.metrics.cards_posted.inc()
-            # The state may have changed while the card was on its way: show the latest.
-            await refresh_card(session, case, now=utcnow())
+            if case.updated_at != prepared.as_of:  # it changed while the card was on its way
+                await refresh_card(session, case, now=utcnow())
 
     async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
         case = await session.get(Case, item.case_id) if item.case_id else None

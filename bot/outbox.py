@@ -91,10 +91,14 @@ async def has_pending(session: AsyncSession, *, case_id: int, kind: str) -> bool
 
 @dataclass(frozen=True)
 class Defer:
-    """Not yet possible (e.g. the card is not posted yet): look again after `delay`."""
+    """Not yet possible (e.g. the card is not posted yet): look again after `delay`.
+
+    A deferred row is given up after `outbox.max_age` unless `waits_forever` (nothing is lost while
+    the chat transport is simply not configured yet)."""
 
     delay: timedelta
     reason: str
+    waits_forever: bool = False
 
 
 @dataclass(frozen=True)
@@ -260,7 +264,10 @@ class Dispatcher:
         async with self._maker.begin() as session:
             prepared = await job.prepare(session, item)
         if isinstance(prepared, Defer):
-            await self._release(item, delay=prepared.delay, error=prepared.reason, count=False)
+            if not prepared.waits_forever and self._clock() - item.created_at > self._cfg.max_age:
+                await self._finish(item, OutboxStatus.DEAD, error=f"gave up: {prepared.reason}", job=job)
+            else:
+                await self._release(item, delay=prepared.delay, error=prepared.reason, count=False)
             return
         if isinstance(prepared, Skip):
             await self._finish(item, OutboxStatus.SKIPPED, error=prepared.reason)

@@ -55,7 +55,7 @@ class SlackConfig(_Strict):
     approvals_channel: SlackChannelId | None = None
     alerts_channel: SlackChannelId | None = None
     post_interval: Duration = Field(default=timedelta(seconds=1), description="per channel")
-    update_interval: Duration = Field(default=timedelta(milliseconds=300), description="per workspace")
+    update_interval: Duration = Field(default=timedelta(seconds=1), description="per workspace")
 
 
 class Roles(_Strict):

@@ -1,0 +1,34 @@
+"""The Slack manifest asks for exactly what the code uses: scopes, events, interactivity, route."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+# Web API methods the bot calls, and the bot scopes they need (views.* and auth.test need none).
+SCOPES = {
+    "chat_postMessage": {"chat:write"}, "chat_update": {"chat:write"},
+    "chat_postEphemeral": {"chat:write"}, "conversations_history": {"channels:history", "groups:history"},
+    "conversations_replies": {"channels:history", "groups:history"}, "views_open": set(),
+    "views_update": set(), "auth_test": set(), "apps_connections_open": set(),
+}
+
+
+def test_manifest_matches_the_code() -> None:
+    manifest = yaml.safe_load((REPO / "slack-manifest.yaml").read_text(encoding="utf-8"))
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "handlers" / "slack").glob("*.py"))
+    used = set(re.findall(r"\b(chat_\w+|conversations_\w+|views_\w+|auth_test|apps_connections_open)\(",
+                          source)) | set(re.findall(r'_call\("(\w+)"', source))
+    assert used, "no Web API calls found"
+    for method in used:
+        assert method in SCOPES, f"add {method} and its scopes to this test and the manifest"
+        assert SCOPES[method] <= scopes, f"{method} needs {SCOPES[method] - scopes}"
+    settings = manifest["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["interactivity"]["request_url"].endswith("/slack/events")
+    assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert {"message.channels", "message.groups"} <= set(settings["event_subscriptions"]["bot_events"])
