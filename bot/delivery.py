@@ -24,6 +24,17 @@ CARD_PENDING = Defer(timedelta(seconds=1), "card not posted yet")
 RECONCILE_WINDOW = timedelta(minutes=2)
 
 
+class _NoSideEffects:
+    """Defaults for jobs whose success and failure change nothing beyond the outbox row."""
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: Any,
+                       ref: str | None) -> None:
+        return None
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class _Card:
     channel: str
@@ -75,7 +86,7 @@ class CardPostJob:
             case.card_error = error
 
 
-class CardUpdateJob:
+class CardUpdateJob(_NoSideEffects):
     """Re-render a posted card in place."""
 
     def __init__(self, chat: ChatPort | None, sinks: Sinks) -> None:
@@ -102,13 +113,6 @@ class CardUpdateJob:
     async def reconcile(self, item: OutboxItem, prepared: _Card) -> str | None:
         return None  # an update is idempotent: sending it again is the reconciliation
 
-    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Card,
-                       ref: str | None) -> None:
-        return None
-
-    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
-        return None
-
 
 @dataclass(frozen=True)
 class _Note:
@@ -116,7 +120,7 @@ class _Note:
     note: ThreadNote
 
 
-class NoteJob:
+class NoteJob(_NoSideEffects):
     """Post a line of history in a card's thread."""
 
     def __init__(self, chat: ChatPort | None) -> None:
@@ -152,13 +156,6 @@ class NoteJob:
             channel=prepared.parent.channel, marker=item.key,
             since=item.created_at - RECONCILE_WINDOW, thread_ts=prepared.parent.ts)
         return ref.ts if ref else None
-
-    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Note,
-                       ref: str | None) -> None:
-        return None
-
-    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
-        return None
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,32 @@ class Bot:
         return await self.slack(body, content_type="application/json", headers=headers)
 
 
+def card_actions(message: dict[str, Any]) -> dict[str, str]:
+    """action_id -> value of the buttons on a posted card."""
+    out = {}
+    for block in message.get("blocks", []):
+        for el in block.get("elements", []) if block.get("type") == "actions" else []:
+            out[el["action_id"]] = el["value"]
+    return out
+
+
+def card_text(message: dict[str, Any]) -> str:
+    """A posted card's blocks as one string, for `in` checks."""
+    return json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+async def wait_until(predicate: Any, *, what: str, timeout: float = 15.0) -> Any:
+    """Poll an async predicate (e.g. a database query) until it is truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
 async def settle(bot: Bot, timeout: float = 10.0) -> None:
     """Wait until the outbox has nothing pending or in flight (every card and note is out)."""
     from sqlalchemy import func, select

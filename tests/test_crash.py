@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,17 @@ from tests.fakes.slack_api import (
     sign_slack_request,
     view_submission_body,
 )
-from tests.harness import BOT_TOKEN, CHANNEL, SIGNING_SECRET, WEBHOOK_SECRET, base_config, mention
+from tests.harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    SIGNING_SECRET,
+    WEBHOOK_SECRET,
+    base_config,
+    card_actions,
+    card_text,
+    mention,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENT = "U0AGENT1"
@@ -177,16 +187,6 @@ async def db(db_url: str) -> AsyncIterator[AsyncEngine]:
 # --- helpers ---
 
 
-async def wait_until(predicate: Callable[[], Awaitable[Any]], *, what: str,
-                     timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def outbox_rows(db: AsyncEngine) -> list[OutboxItem]:
@@ -209,16 +209,8 @@ async def cases(db: AsyncEngine) -> list[Any]:
                     .all())
 
 
-def card_actions(message: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for block in message.get("blocks", []):
-        for el in block.get("elements", []) if block.get("type") == "actions" else []:
-            out[el["action_id"]] = el["value"]
-    return out
 
 
-def card_text(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False)
 
 
 def case_of(message: dict[str, Any]) -> str | None:

@@ -6,20 +6,7 @@ import json
 
 from tests.fakes.reply_receiver import ReplyReceiver
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import CHANNEL, Bot, mention
-
-
-def card_actions(message: dict) -> dict[str, str]:
-    """action_id -> value of the buttons on a card."""
-    out = {}
-    for block in message.get("blocks", []):
-        for el in block.get("elements", []) if block.get("type") == "actions" else []:
-            out[el["action_id"]] = el["value"]
-    return out
-
-
-def card_text(message: dict) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False)
+from tests.harness import CHANNEL, Bot, card_actions, card_text, mention
 
 
 async def test_mention_to_card_to_claim_to_reply(bot: Bot, fake_slack: FakeSlack,

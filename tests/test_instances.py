@@ -7,8 +7,7 @@ import pytest
 from tests.conftest import POSTGRES_URL, reset_postgres
 from tests.fakes.reply_receiver import ReplyReceiver
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import CHANNEL, make_settings, mention, settle, start_bot, stop_bot
-from tests.test_e2e_slack import card_actions
+from tests.harness import CHANNEL, card_actions, make_settings, mention, settle, start_bot, stop_bot
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_POSTGRES_URL")
 

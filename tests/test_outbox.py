@@ -9,8 +9,7 @@ from sqlalchemy import select
 from bot.models import OutboxItem, Reply
 from tests.fakes.reply_receiver import ReplyReceiver
 from tests.fakes.slack_api import FakeSlack
-from tests.harness import CHANNEL, mention, settle
-from tests.test_e2e_slack import card_actions, card_text
+from tests.harness import CHANNEL, card_actions, card_text, mention, settle
 
 
 async def test_posts_are_paced_per_channel_and_429_is_honoured(bot_factory, receiver: ReplyReceiver) -> None:

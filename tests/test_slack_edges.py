@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from bot.models import CaseEvent
 from bot.services.cases import ref_value
 from tests.fakes.slack_api import FakeSlack, block_action_body, form_encode_payload
-from tests.harness import CHANNEL, Bot, mention, settle
-from tests.test_e2e_slack import card_actions, card_text
+from tests.harness import CHANNEL, Bot, card_actions, card_text, mention, settle
 
 
 async def posted_card(bot: Bot, fake: FakeSlack, n: int = 1) -> dict:

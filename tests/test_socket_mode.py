@@ -6,10 +6,8 @@ Mode envelopes from the fake Slack, cards and modals through the fake Web API.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,23 +20,14 @@ from tests.fakes.slack_api import (
     event_callback_body,
     view_submission_body,
 )
-from tests.harness import CHANNEL, Bot, mention
+from tests.harness import CHANNEL, Bot, card_actions, card_text, mention, wait_until
 
 AGENT = "U0AGENT1"
 SENT = "(verstuurd <!date^"  # card.reply_sent; "wordt verstuurd…" is the queued state
 
 
-def card_actions(message: dict[str, Any]) -> dict[str, str]:
-    """action_id -> value of the buttons on a card."""
-    out = {}
-    for block in message.get("blocks", []):
-        for el in block.get("elements", []) if block.get("type") == "actions" else []:
-            out[el["action_id"]] = el["value"]
-    return out
 
 
-def card_text(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks", []), ensure_ascii=False)
 
 
 async def socket_bot(bot_factory: Callable[..., Any], fake: FakeSlack, receiver: ReplyReceiver,
@@ -67,17 +56,6 @@ async def click(fake: FakeSlack, *, action_id: str, value: str, card: dict[str, 
     return ack
 
 
-async def wait_until(predicate: Callable[[], Awaitable[Any]], *, what: str,
-                     timeout: float = 10.0) -> Any:
-    """Poll an async predicate (e.g. a database query) until it is truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def card_ts_in_db(bot: Bot) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 from bot.i18n import Translator
 from bot.services.cases import IGNORE_REASONS, ref_value
 from bot.views import CardAction, CaseCard, ReplyForm, ThreadNote
-from handlers.slack.ids import Action, Block, Callback
+from handlers.slack.ids import Block, Callback
 
 SECTION_LIMIT = 2900
 PLAIN_LIMIT = 150
@@ -67,7 +67,7 @@ def author_line(t: Translator, card: CaseCard) -> str:
     return " · ".join(parts)
 
 
-def _button(text: str, action: Action, value: str, style: str | None = None) -> dict[str, Any]:
+def _button(text: str, action: CardAction, value: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {"type": "button", "action_id": action.value,
                               "text": {"type": "plain_text", "text": text[:75], "emoji": True},
                               "value": value}
@@ -117,12 +117,12 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     value = ref_value(card.ref)
     buttons = []
     if CardAction.CLAIM in card.actions:
-        buttons.append(_button(t("button.claim"), Action.CLAIM, value, "primary"))
+        buttons.append(_button(t("button.claim"), CardAction.CLAIM, value, "primary"))
     if CardAction.REPLY in card.actions:
-        buttons.append(_button(t("button.reply"), Action.REPLY, value,
+        buttons.append(_button(t("button.reply"), CardAction.REPLY, value,
                                None if CardAction.CLAIM in card.actions else "primary"))
     if CardAction.IGNORE in card.actions:
-        buttons.append(_button(t("button.ignore"), Action.IGNORE, value))
+        buttons.append(_button(t("button.ignore"), CardAction.IGNORE, value))
     if card.status != "ignored" and CardAction.REPLY not in card.actions:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": t("card.no_reply_channel")}]})

@@ -2,15 +2,9 @@
 
 from enum import StrEnum
 
+from bot.views import CardAction as Action  # the card's action ids are the core's actions
 
-class Action(StrEnum):
-    CLAIM = "case.claim"
-    REPLY = "case.reply"
-    IGNORE = "case.ignore"
-    ASK_EXPERT = "case.ask_expert"
-    PROMISE = "case.promise"
-    LIKE = "case.like"
-    OPEN_ORIGINAL = "case.open_original"
+__all__ = ["Action", "Block", "Callback", "MARKER_EVENT"]
 
 
 class Callback(StrEnum):

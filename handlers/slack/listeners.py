@@ -116,7 +116,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     app.action(Action.CLAIM.value)(guarded(t, claim))
     app.action(Action.REPLY.value)(guarded(t, open_reply))
     app.action(Action.IGNORE.value)(guarded(t, open_ignore))
-    app.action(Action.OPEN_ORIGINAL.value)(_ack_only)
     app.view(Callback.REPLY.value)(guarded(t, submit_reply))
     app.view(Callback.IGNORE.value)(guarded(t, submit_ignore))
     app.event("message")(guarded(t, thread_message))
@@ -157,11 +156,6 @@ async def report(t: Translator, client: AsyncWebClient, body: dict[str, Any], er
         await tell_user(client, body, message)
     except Exception:  # the user cannot be told; the log above has the cause
         log.exception("could not tell the user about a failure")
-
-
-async def _ack_only(ack: AsyncAck) -> None:
-    """Buttons that only open a link still need an acknowledgement."""
-    await ack()
 
 
 async def tell_user(client: AsyncWebClient, body: dict[str, Any], message: str) -> None:
