@@ -26,6 +26,7 @@ from bot.logs import correlation_middleware
 from bot.metrics import Metrics
 from bot.outbox import Dispatcher
 from bot.pipeline import UPDATE_LANE, post_lane
+from bot.polling import PollRunner
 from bot.runtime import RUNTIME, Runtime
 from bot.scheduler import Jobs
 from bot.settings import Settings
@@ -110,7 +111,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(rt.dispatcher.run(), name="outbox-dispatcher")
     jobs = Jobs(rt)
     jobs.start()
+    polling = PollRunner(rt)
+    polling.start()
     yield
+    await polling.stop()
     await jobs.shutdown()
     rt.dispatcher.stop()
     try:

@@ -149,6 +149,43 @@ def cmd_rejected(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Store a historical export (JSON Lines or CSV) as mentions, without posting cards."""
+    from pathlib import Path
+
+    from bot.db import create_engine, create_sessionmaker
+    from bot.importer import ImportFailed, UsageError, import_rows, open_export
+
+    settings = _settings(args)
+    try:
+        reader = open_export(Path(args.file), fmt=args.format, source=args.source,
+                             mapping=args.map, tz=settings.config.tz)
+    except UsageError as exc:
+        print(f"webcare import: {exc}", file=sys.stderr)
+        return 2
+    problems = asyncio.run(check_database(settings))
+    if problems:
+        for line in problems:
+            print(f"webcare import: {line}", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        engine = create_engine(settings.env.database_url)
+        try:
+            summary = await import_rows(reader.rows(), maker=create_sessionmaker(engine),
+                                        channel=settings.config.slack.channel, dry_run=args.dry_run)
+        except ImportFailed as exc:
+            print(f"webcare import: database error: {exc}", file=sys.stderr)
+            print(exc.summary.line())
+            return 1
+        finally:
+            await engine.dispose()
+        print(summary.line())
+        return summary.exit_code
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `webcare`."""
     parser = argparse.ArgumentParser(prog="webcare", description="Webcare from Slack and Teams.")
@@ -163,6 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     rejected = sub.add_parser("rejected", help="show recently refused ingest bodies (JSON Lines)")
     rejected.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     rejected.set_defaults(func=cmd_rejected)
+    imp = sub.add_parser("import", help="store a historical export (JSONL or CSV) as mentions, "
+                                        "without posting cards")
+    imp.add_argument("file", help="the export: .jsonl/.ndjson or .csv/.tsv")
+    imp.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file's extension")
+    imp.add_argument("--source", help="source for rows without one (e.g. forum, x, facebook)")
+    imp.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                     help="CSV: take FIELD from COLUMN (repeatable), e.g. --map text=Bericht")
+    imp.add_argument("--dry-run", action="store_true", help="validate and count, store nothing")
+    imp.add_argument("--config", help="app.yaml path (timezone of dates without one)")
+    imp.set_defaults(func=cmd_import)
     check = sub.add_parser("check", help="validate config, database and credentials")
     check.add_argument("--config", help="app.yaml path")
     check.set_defaults(func=cmd_check)

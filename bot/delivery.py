@@ -12,10 +12,10 @@ from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.models import Case, CaseStatus, Mention, OutboxItem, Reply, ReplyStatus
 from bot.outbox import Defer, Job, Skip
-from bot.pipeline import CARD_POST, CARD_UPDATE, NOTE
-from bot.ports import ChatPort, MessageRef, OutboundReply, PermanentError
+from bot.pipeline import CARD_POST, CARD_UPDATE, NOTE, NOTICE
+from bot.ports import ChatPort, MentionTarget, MessageRef, OutboundReply, PermanentError, ReplySink
 from bot.services import audit
-from bot.services.cases import REPLY, load_card, refresh_card, touch_card
+from bot.services.cases import HIDE, LIKE, REPLY, load_card, refresh_card, touch_card
 from bot.sinks import Sinks
 from bot.views import CaseCard, ThreadNote
 
@@ -159,6 +159,37 @@ class NoteJob(_NoSideEffects):
 
 
 @dataclass(frozen=True)
+class _Notice:
+    channel: str
+    note: ThreadNote
+
+
+class NoticeJob(_NoSideEffects):
+    """Post a notice to a channel (a source failing or recovering, a polling gap)."""
+
+    def __init__(self, chat: ChatPort | None) -> None:
+        self.chat = chat
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        p = item.payload
+        return _Notice(channel=p["channel"], note=ThreadNote(
+            event=p["event"], params={k: str(v) for k, v in p.get("params", {}).items()}))
+
+    async def send(self, item: OutboxItem, prepared: _Notice) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.post_notice(channel=prepared.channel, note=prepared.note, marker=item.key)
+        return ref.ts
+
+    async def reconcile(self, item: OutboxItem, prepared: _Notice) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.find_marker(channel=prepared.channel, marker=item.key,
+                                          since=item.created_at - RECONCILE_WINDOW)
+        return ref.ts if ref else None
+
+
+@dataclass(frozen=True)
 class _Reply:
     reply: OutboundReply
 
@@ -180,7 +211,8 @@ class ReplyJob:
         return _Reply(OutboundReply(
             case_ref=case.ref, source=case.source, mention_id=mention.external_id,
             thread_id=mention.thread_id, text=reply.text, agent=reply.agent,
-            idempotency_key=item.key))
+            idempotency_key=item.key, author_id=mention.author_id, account=mention.account,
+            created_at=mention.created_at))
 
     async def send(self, item: OutboxItem, prepared: _Reply) -> str | None:
         sink = self.sinks.for_source(prepared.reply.source)
@@ -223,11 +255,66 @@ class ReplyJob:
         await refresh_card(session, case, now=now)
 
 
+@dataclass(frozen=True)
+class _Target:
+    target: MentionTarget
+    sink: ReplySink
+
+
+class MentionActionJob:
+    """Like or hide a mention on its network (`like.send`, `hide.send`)."""
+
+    def __init__(self, sinks: Sinks, action: str) -> None:
+        self.sinks, self.action = sinks, action
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        mention = await session.get(Mention, item.payload["mention_id"])
+        sink = self.sinks.for_source(mention.source) if mention else None
+        if mention is None or sink is None:
+            return Skip("mention or network is gone")
+        return _Target(MentionTarget(source=mention.source, mention_id=mention.external_id,
+                                     thread_id=mention.thread_id, author_id=mention.author_id,
+                                     account=mention.account), sink)
+
+    async def send(self, item: OutboxItem, prepared: _Target) -> str | None:
+        if self.action == LIKE:
+            await prepared.sink.like(prepared.target)  # type: ignore[attr-defined]
+        else:
+            await prepared.sink.hide(prepared.target, bool(item.payload["hidden"]))  # type: ignore[attr-defined]
+        return None
+
+    async def reconcile(self, item: OutboxItem, prepared: _Target) -> str | None:
+        return None  # likes and hides are idempotent on the networks
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Target,
+                       ref: str | None) -> None:
+        return None
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        mention = await session.get(Mention, item.payload["mention_id"])
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if mention is None or case is None:
+            return
+        now = utcnow()
+        if self.action == LIKE:
+            mention.liked_at = None
+        else:
+            mention.hidden = not bool(item.payload["hidden"])
+        event = "like_failed" if self.action == LIKE else "hide_failed"
+        audit.record(session, case_id=case.id, actor="system", action=event, at=now, error=error[:500])
+        touch_card(session, case, now=now, note={"event": event, "actor": item.payload.get("actor"),
+                                                 "text": error[:500]})
+        await refresh_card(session, case, now=now)
+
+
 def build_jobs(chat: ChatPort | None, sinks: Sinks, metrics: Metrics) -> dict[str, Job]:
     """The job for each outbox kind."""
     return {
         CARD_POST: CardPostJob(chat, sinks, metrics),
         CARD_UPDATE: CardUpdateJob(chat, sinks),
         NOTE: NoteJob(chat),
+        NOTICE: NoticeJob(chat),
         REPLY: ReplyJob(sinks),
+        LIKE: MentionActionJob(sinks, LIKE),
+        HIDE: MentionActionJob(sinks, HIDE),
     }

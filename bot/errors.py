@@ -35,3 +35,11 @@ class ReplyNotPossible(WebcareError):
 
 class InvalidReply(WebcareError):
     key = "error.invalid_reply"
+
+
+class ReplyWindowClosed(WebcareError):
+    key = "error.reply_window_closed"
+
+
+class ActionNotSupported(WebcareError):
+    key = "error.action_not_supported"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -64,6 +65,8 @@ class CaseStatus(StrEnum):
     CLAIMED = "claimed"
     ANSWERED = "answered"
     IGNORED = "ignored"
+    IMPORTED = "imported"
+    """Stored from a historical export: no card, no clocks."""
 
 
 class ReplyStatus(StrEnum):
@@ -109,6 +112,10 @@ class Case(Base):
     card_channel: Mapped[str | None] = mapped_column(String(32))
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_error: Mapped[str | None] = mapped_column(Text)
+    notice: Mapped[str | None] = mapped_column(Text)
+    """Something the team should know about how this case arrived (e.g. a gap in X polling)."""
+    evidence_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Keep deleted posts' text (threats): evidence for a police report."""
 
 
 class Mention(Base):
@@ -134,8 +141,13 @@ class Mention(Base):
     author_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     text: Mapped[str] = mapped_column(Text)
     lang: Mapped[str | None] = mapped_column(String(16))
+    account: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     received_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    liked_at: Mapped[datetime | None]
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
 
 
@@ -243,3 +255,18 @@ class RejectedPayload(Base):
     size: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IntegrationState(Base):
+    """A polled source's cursor, its lease (one instance polls at a time) and its health."""
+
+    __tablename__ = "integration_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_poll_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    failing_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]

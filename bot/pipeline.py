@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Case, CaseStatus, Mention
 from bot.outbox import enqueue_many, outbox_row, pending_cases
+from bot.ports import MentionChange
 from bot.schemas import MentionIn
 from bot.sql import insert_ignore
 
 CARD_POST = "card.post"
 CARD_UPDATE = "card.update"
 NOTE = "note.post"
+NOTICE = "notice.post"
 UPDATE_LANE = "chat.update"
 
 
@@ -72,16 +74,18 @@ def _mention_row(m: MentionIn, now: datetime) -> dict[str, object]:
         "in_reply_to": m.in_reply_to, "venue": m.resolved_venue, "url": m.url,
         "author_id": m.author.id, "author_handle": m.author.handle, "author_name": m.author.name,
         "author_followers": m.author.followers, "author_verified": m.author.verified,
-        "text": m.text, "lang": m.lang, "created_at": m.created_at, "received_at": now,
+        "text": m.text, "lang": m.lang, "account": m.account, "created_at": m.created_at,
+        "received_at": now,
     }
 
 
-def _case_row(m: MentionIn, now: datetime) -> dict[str, Any]:
+def _case_row(m: MentionIn, now: datetime, *, status: CaseStatus, notice: str | None) -> dict[str, Any]:
     return {
         "ref": secrets.token_urlsafe(9), "source": m.source, "venue": m.resolved_venue,
         "thread_key": m.thread_id or m.id, "author_key": m.author_key,
-        "status": CaseStatus.OPEN.value, "mention_count": 0, "opened_at": now,
-        "last_mention_at": m.created_at, "updated_at": now,
+        "status": status.value, "mention_count": 0, "opened_at": now,
+        "last_mention_at": m.created_at, "updated_at": now, "notice": notice,
+        "evidence_hold": False,
     }
 
 
@@ -94,9 +98,19 @@ def _reply_key(source: str, external_id: str) -> tuple[str, ...]:
 
 
 async def ingest(
-    session: AsyncSession, mentions: list[MentionIn], *, now: datetime, channel: str
+    session: AsyncSession,
+    mentions: list[MentionIn],
+    *,
+    now: datetime,
+    channel: str,
+    notice: str | None = None,
+    post_cards: bool = True,
 ) -> IngestResult:
-    """Store the mentions that are new, open or join cases, and queue cards; duplicates change nothing."""
+    """Store the mentions that are new, open or join cases, and queue cards; duplicates change nothing.
+
+    `notice` is shown on the cards of new cases (e.g. a polling gap); `post_cards=False` stores a
+    historical export: cases are created as `imported`, with no cards and no clocks.
+    """
     result = IngestResult()
     unique: dict[tuple[str, str], MentionIn] = {}
     for m in mentions:
@@ -130,7 +144,8 @@ async def ingest(
     for m in fresh:
         target = targets.get(_reply_key(m.source, m.in_reply_to or "")) or targets.get(_thread_key(m))
         if target is None:
-            target = _Target(row=_case_row(m, now))
+            status = CaseStatus.OPEN if post_cards else CaseStatus.IMPORTED
+            target = _Target(row=_case_row(m, now, status=status, notice=notice))
             new_rows.append(target.row)  # type: ignore[arg-type]
         target.add(m, now)
         targets[_thread_key(m)] = targets[_reply_key(m.source, m.id)] = target
@@ -145,6 +160,8 @@ async def ingest(
     await session.execute(update(Mention), [{"id": mid, "case_id": t.id} for mid, t in assignments])
 
     result.new_cases = len(new_rows)
+    if not post_cards:
+        return result
     lane = post_lane(channel)
     outbox = [outbox_row(kind=CARD_POST, lane=lane, case_id=row["id"], now=now,
                          payload={"channel": channel}) for row in new_rows]
@@ -191,3 +208,43 @@ async def _existing_targets(session: AsyncSession, fresh: list[MentionIn]) -> di
         for case in cases:
             found[(case.source, case.thread_key, case.author_key)] = target(case)
     return found
+
+
+async def apply_changes(session: AsyncSession, changes: list[MentionChange], *, now: datetime) -> int:
+    """Apply edits and deletions reported by networks; return how many stored mentions changed.
+
+    An edit replaces the stored text. A deletion marks the mention deleted and drops its text
+    (GDPR: keep only what is needed) unless its case holds evidence (threats), where the text stays.
+    Either way the card is updated. Changes for mentions we never stored are ignored.
+    """
+    changed = 0
+    for change in changes:
+        row = (await session.execute(
+            select(Mention, Case.evidence_hold)
+            .outerjoin(Case, Case.id == Mention.case_id)
+            .where(Mention.source == change.source, Mention.external_id == change.mention_id)
+        )).first()
+        if row is None:
+            continue
+        mention, hold = row
+        if change.deleted:
+            if mention.deleted_at is not None:
+                continue
+            mention.deleted_at = change.at or now
+            if not hold:
+                mention.text = ""
+        else:
+            if change.text is None or change.text == mention.text or mention.deleted_at is not None:
+                continue
+            mention.text = change.text
+            mention.edited_at = change.at or now
+        changed += 1
+        if mention.case_id is not None:
+            case = await session.get(Case, mention.case_id)
+            if case is not None:
+                case.updated_at = now
+                if case.status != CaseStatus.IMPORTED and not await pending_cases(
+                        session, case_ids=[case.id], kind=CARD_UPDATE):
+                    await enqueue_many(session, [outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE,
+                                                            case_id=case.id, now=now)])
+    return changed

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from bot.views import CaseCard, ThreadNote
 
@@ -56,6 +56,10 @@ class ChatPort(Protocol):
         """Post a line of history in the card's thread."""
         ...
 
+    async def post_notice(self, *, channel: str, note: ThreadNote, marker: str) -> MessageRef:
+        """Post a short notice to a channel (a failing source, a gap in polling)."""
+        ...
+
     async def find_marker(
         self, *, channel: str, marker: str, since: datetime, thread_ts: str | None = None
     ) -> MessageRef | None:
@@ -74,21 +78,86 @@ class OutboundReply:
     text: str
     agent: str
     idempotency_key: str
+    author_id: str | None = None
+    account: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MentionTarget:
+    """The network post a like or a hide acts on."""
+
+    source: str
+    mention_id: str
+    thread_id: str | None = None
+    author_id: str | None = None
+    account: str | None = None
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a network allows, so the card offers only what works."""
+    """What a network allows, declared by its sink, so the card offers only what works."""
 
     reply: bool = True
     max_length: int | None = None
+    like: bool = False
+    hide: bool = False
+    reply_window: timedelta | None = None
+    """Replies are only possible this long after the customer's last message (WhatsApp: 24 h)."""
+    read_only: bool = False
+    """We only read this source: the card offers "open to respond" instead of Reply."""
 
 
 class ReplySink(Protocol):
-    """Sends replies to one network (or to the generic reply webhook)."""
+    """Sends replies to one network (or to the generic reply webhook).
+
+    Sinks whose capabilities say `like` or `hide` also implement `like(target)` and
+    `hide(target, hidden)`. Errors are the DeliveryError subclasses above: RateLimited schedules the
+    lane (X quota, 429), PermanentError gives up and shows the reason on the card.
+    """
 
     capabilities: Capabilities
 
     async def send_reply(self, reply: OutboundReply) -> str | None:
         """Deliver the reply; return the network's id for it when it gives one."""
+        ...
+
+
+@dataclass(frozen=True)
+class MentionChange:
+    """An edit or a deletion reported by a network for a stored mention."""
+
+    source: str
+    mention_id: str
+    deleted: bool = False
+    text: str | None = None
+    at: datetime | None = None
+
+
+@dataclass
+class PollResult:
+    """What one poll of a source produced; saved with the new cursor in one transaction."""
+
+    mentions: list[Any] = field(default_factory=list)  # list[bot.schemas.MentionIn]
+    changes: list[MentionChange] = field(default_factory=list)
+    cursor: dict[str, Any] = field(default_factory=dict)
+    next_in: timedelta | None = None
+    """When to poll again (e.g. the rate-limit reset), instead of the source's interval."""
+    gap: str | None = None
+    """A gap the source could not fill (e.g. X after long downtime), shown on the new cards."""
+
+
+class Poller(Protocol):
+    """A source that is polled: X mentions, RSS/Atom feeds. The core schedules it and keeps its cursor.
+
+    `poll` must not write anything: it returns mentions and the new cursor, and the core stores both
+    in one transaction, so a restart neither loses nor repeats mentions. Raise DeliveryError (or
+    any exception) when the source fails; the core reports a failing source once, not every poll.
+    """
+
+    key: str
+    interval: timedelta
+
+    async def poll(self, cursor: dict[str, Any]) -> PollResult:
+        """Fetch what is new since `cursor`."""
         ...

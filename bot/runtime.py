@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.i18n import Translator
 from bot.metrics import Metrics
-from bot.ports import ChatPort, ReplySink
+from bot.ports import ChatPort, Poller, ReplySink
 from bot.settings import Settings
 from bot.sinks import Sinks
 from bot.uow import UnitOfWork
@@ -33,6 +33,7 @@ class Runtime:
     chat: ChatPort | None = None
     reply_sinks: dict[str, ReplySink] = field(default_factory=dict)
     fallback_sink: ReplySink | None = None
+    pollers: list[Poller] = field(default_factory=list)
     http: aiohttp.ClientSession | None = None
     dispatcher: Dispatcher | None = None
     uow: UnitOfWork = field(init=False)

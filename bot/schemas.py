@@ -46,6 +46,8 @@ class MentionIn(BaseModel):
     text: str = Field(max_length=40_000)
     created_at: AwareDatetime
     lang: str | None = Field(default=None, max_length=16)
+    account: str | None = Field(default=None, max_length=200)
+    """Which of our accounts received it (X handle, page/Instagram/WhatsApp id), when known."""
 
     @property
     def resolved_venue(self) -> str:

@@ -72,19 +72,43 @@ class WebhookIntegration(_Strict):
 
 
 class XIntegration(_Strict):
+    """X (Twitter): mentions of organisation.accounts.x, polled; replies and likes."""
+
     poll: Duration = timedelta(seconds=60)
+    backfill: Duration = Field(default=timedelta(days=7), description="how far back to catch up")
+    reply_quota: int = Field(default=100, ge=1, description="replies per quota_window per account")
+    quota_window: Duration = timedelta(minutes=15)
+    timeout: Duration = timedelta(seconds=10)
 
 
 class MetaIntegration(_Strict):
+    """Facebook Page comments, Instagram comments, WhatsApp messages (webhooks in, Graph API out)."""
+
     page_id: str | None = None
     instagram_id: str | None = None
     whatsapp_phone_id: str | None = None
+    timeout: Duration = timedelta(seconds=10)
+
+
+class Feed(_Strict):
+    """One RSS/Atom feed (blog, forum, news comments): third-party, read-only."""
+
+    url: AnyHttpUrl
+    source: str = Field(default="web", pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=32)
+    name: str | None = None
+
+
+class Feeds(_Strict):
+    poll: Duration = timedelta(minutes=15)
+    timeout: Duration = timedelta(seconds=15)
+    urls: list[Feed] = Field(default_factory=list)
 
 
 class Integrations(_Strict):
     webhook: WebhookIntegration = WebhookIntegration()
     x: XIntegration | None = None
     meta: MetaIntegration | None = None
+    feeds: Feeds | None = None
 
 
 class Sla(_Strict):

@@ -18,6 +18,10 @@ class CardAction(StrEnum):
     ASK_EXPERT = "case.ask_expert"
     PROMISE = "case.promise"
     LIKE = "case.like"
+    HIDE = "case.hide"
+    UNHIDE = "case.unhide"
+    OPEN = "case.open"
+    """A link button to the original, for sources we only read ("open to respond")."""
 
 
 class CaseRef(BaseModel):
@@ -43,6 +47,8 @@ class ReplyView:
     at: datetime
     status: str
     error: str | None = None
+    eta: datetime | None = None
+    """When a queued reply is expected to go (a network's quota or rate limit holds it)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,14 @@ class CaseCard:
     replies_sent: int
     actions: tuple[CardAction, ...]
     problem: str | None = None
+    notice: str | None = None
+    reply_until: datetime | None = None
+    """The end of the network's reply window (WhatsApp: 24 h after the customer's last message)."""
+    window_closed: bool = False
+    edited: bool = False
+    deleted: bool = False
+    hidden: bool = False
+    liked: bool = False
 
 
 @dataclass(frozen=True)

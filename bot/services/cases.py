@@ -8,8 +8,17 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import AlreadyClaimed, BadReference, CaseNotFound, InvalidReply, ReplyNotPossible
-from bot.models import Case, CaseStatus, Mention, Reply, ReplyStatus
+from bot.clock import utcnow
+from bot.errors import (
+    ActionNotSupported,
+    AlreadyClaimed,
+    BadReference,
+    CaseNotFound,
+    InvalidReply,
+    ReplyNotPossible,
+    ReplyWindowClosed,
+)
+from bot.models import Case, CaseStatus, Mention, OutboxItem, OutboxStatus, Reply, ReplyStatus
 from bot.outbox import enqueue, has_pending
 from bot.pipeline import CARD_UPDATE, NOTE, UPDATE_LANE, post_lane
 from bot.services import audit
@@ -17,6 +26,8 @@ from bot.sinks import Sinks
 from bot.views import AuthorView, CardAction, CaseCard, CaseRef, ReplyForm, ReplyView
 
 REPLY = "reply.send"
+LIKE = "like.send"
+HIDE = "hide.send"
 IGNORE_REASONS = ("spam", "not_for_us", "handled_elsewhere", "no_response_needed", "other")
 
 
@@ -119,6 +130,8 @@ async def submit_reply(
     if caps.max_length is not None and len(text) > caps.max_length:
         raise InvalidReply(reason=f"{len(text)} > {caps.max_length}")
     mention = await latest_mention(session, case.id)
+    if caps.reply_window is not None and now > mention.created_at + caps.reply_window:
+        raise ReplyWindowClosed(source=case.source)
     reply = Reply(case_id=case.id, mention_id=mention.id, agent=actor, text=text,
                   status=ReplyStatus.QUEUED.value, created_at=now)
     session.add(reply)
@@ -133,6 +146,43 @@ async def submit_reply(
                  reply_id=reply.id)
     await refresh_card(session, case, now=now)
     return reply
+
+
+async def like(*, session: AsyncSession, ref: CaseRef, actor: str, sinks: Sinks, now: datetime) -> Case:
+    """Like the newest mention (reward the positive); liking twice changes nothing."""
+    case = await get_case(session, ref, lock=True)
+    if not sinks.capabilities(case.source).like:
+        raise ActionNotSupported(action="like", source=case.source)
+    mention = await latest_mention(session, case.id)
+    if mention.liked_at is None:
+        mention.liked_at = now
+        case.updated_at = now
+        enqueue(session, kind=LIKE, lane=f"reply:{case.source}", case_id=case.id, now=now,
+                payload={"mention_id": mention.id, "actor": actor})
+        audit.record(session, case_id=case.id, actor=actor, action="like", at=now, mention_id=mention.id)
+        await refresh_card(session, case, now=now)
+    return case
+
+
+async def hide(
+    *, session: AsyncSession, ref: CaseRef, actor: str, hidden: bool, sinks: Sinks, now: datetime
+) -> Case:
+    """Hide (or show again) the newest mention on the network, e.g. for abuse."""
+    case = await get_case(session, ref, lock=True)
+    if not sinks.capabilities(case.source).hide:
+        raise ActionNotSupported(action="hide", source=case.source)
+    mention = await latest_mention(session, case.id)
+    if mention.hidden != hidden:
+        mention.hidden = hidden
+        case.updated_at = now
+        enqueue(session, kind=HIDE, lane=f"reply:{case.source}", case_id=case.id, now=now,
+                payload={"mention_id": mention.id, "hidden": hidden, "actor": actor})
+        audit.record(session, case_id=case.id, actor=actor, action="hide" if hidden else "unhide",
+                     at=now, mention_id=mention.id)
+        touch_card(session, case, now=now, note={"event": "hidden" if hidden else "unhidden",
+                                                 "actor": actor})
+        await refresh_card(session, case, now=now)
+    return case
 
 
 async def reply_form(*, session: AsyncSession, ref: CaseRef, sinks: Sinks) -> ReplyForm:
@@ -182,21 +232,42 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks) -> Cas
         select(func.count()).where(Reply.case_id == case.id, Reply.status == ReplyStatus.SENT.value))
     last = replies[0] if replies else None
     caps = sinks.capabilities(case.source)
+    now = utcnow()
+    reply_until = latest.created_at + caps.reply_window if caps.reply_window else None
+    window_closed = reply_until is not None and now > reply_until
     actions: list[CardAction] = []
-    if case.status != CaseStatus.IGNORED and case.owner is None:
+    open_case = case.status != CaseStatus.IGNORED
+    if open_case and case.owner is None:
         actions.append(CardAction.CLAIM)
-    if caps.reply:
+    if caps.reply and not window_closed:
         actions.append(CardAction.REPLY)
-    if case.status != CaseStatus.IGNORED:
+    if caps.read_only and latest.url:
+        actions.append(CardAction.OPEN)
+    if caps.like and latest.liked_at is None and latest.deleted_at is None:
+        actions.append(CardAction.LIKE)
+    if caps.hide and latest.deleted_at is None:
+        actions.append(CardAction.UNHIDE if latest.hidden else CardAction.HIDE)
+    if open_case:
         actions.append(CardAction.IGNORE)
     problem = case.card_error
     if last is not None and last.status == ReplyStatus.FAILED:
         problem = last.error or "failed"
+    eta = None
+    if last is not None and last.status == ReplyStatus.QUEUED:
+        eta = await session.scalar(
+            select(OutboxItem.not_before).where(
+                OutboxItem.case_id == case.id, OutboxItem.kind == REPLY,
+                OutboxItem.status == OutboxStatus.PENDING.value,
+                OutboxItem.last_error.is_not(None)).order_by(OutboxItem.id.desc()).limit(1))
+        eta = eta if eta is not None and eta > now else None
     return CaseCard(
         ref=case.ref, status=case.status, source=case.source, venue=case.venue,
         author=_author(first), text=latest.text, url=latest.url, created_at=first.created_at,
         mention_count=case.mention_count, owner=case.owner, ignored_reason=case.ignored_reason,
         last_reply=ReplyView(agent=last.agent, text=last.text, at=last.sent_at or last.created_at,
-                             status=last.status, error=last.error) if last else None,
-        replies_sent=sent or 0, actions=tuple(actions), problem=problem,
+                             status=last.status, error=last.error, eta=eta) if last else None,
+        replies_sent=sent or 0, actions=tuple(actions), problem=problem, notice=case.notice,
+        reply_until=reply_until, window_closed=window_closed,
+        edited=latest.edited_at is not None, deleted=latest.deleted_at is not None,
+        hidden=latest.hidden, liked=latest.liked_at is not None,
     )

@@ -83,9 +83,14 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     fallback = t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT])
     head = (f"{SOURCE_EMOJI.get(card.source, ':globe_with_meridians:')} *{escape(src)}* · "
             f"{t(f'venue.{card.venue}')} · {author_line(t, card)}")
+    flags = [t(f"card.{flag}") for flag in ("deleted", "edited", "hidden", "liked")
+             if getattr(card, flag)]
+    body = quote(card.text) if card.text else ("_" + t("card.text_removed") + "_" if card.deleted else "> …")
+    if flags:
+        body += "\n_" + " · ".join(flags) + "_"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": quote(card.text or "…")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body}},
     ]
     owner = t("card.owner", owner=user(card.owner)) if card.owner else t("card.no_owner")
     meta = [
@@ -95,12 +100,18 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     ]
     if card.mention_count > 1:
         meta.append(t("card.messages", count=card.mention_count))
+    if card.reply_until is not None:
+        until = slack_date(card.reply_until, "{date_short_pretty} {time}", t.datetime(card.reply_until))
+        meta.append(t("card.window_closed") if card.window_closed else t("card.window_open", until=until))
     if card.url and card.url.startswith(("https://", "http://")):
         meta.append(f"<{safe_url(card.url)}|{t('card.open_original')}>")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(meta)}]})
     if card.last_reply is not None:
         r = card.last_reply
-        state = {"queued": t("card.reply_queued"), "failed": t("card.reply_failed")}.get(
+        queued = t("card.reply_queued")
+        if r.eta is not None:
+            queued = t("card.reply_waiting", at=slack_date(r.eta, "{time}", t.datetime(r.eta)))
+        state = {"queued": queued, "failed": t("card.reply_failed")}.get(
             r.status, t("card.reply_sent", at=slack_date(r.at, "{time}", t.datetime(r.at))))
         text = f":outbox_tray: {t('card.reply_by', agent=user(r.agent))} ({state})\n{quote(r.text, 1500)}"
         if card.replies_sent > 1:
@@ -111,6 +122,9 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         label = t(f"ignore.{reason}") if t.has(f"ignore.{reason}") else reason
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t(
             "card.ignored", reason=escape(label + (f" — {note}" if note else "")))}]})
+    if card.notice:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ":information_source: "
+                       + t("card.notice", notice=escape(card.notice[:500]))}]})
     if card.problem:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": ":warning: " + t(
             "card.problem", problem=escape(card.problem[:500]))}})
@@ -121,9 +135,17 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     if CardAction.REPLY in card.actions:
         buttons.append(_button(t("button.reply"), CardAction.REPLY, value,
                                None if CardAction.CLAIM in card.actions else "primary"))
-    if CardAction.IGNORE in card.actions:
-        buttons.append(_button(t("button.ignore"), CardAction.IGNORE, value))
-    if card.status != "ignored" and CardAction.REPLY not in card.actions:
+    if CardAction.OPEN in card.actions and card.url:
+        link = _button(t("button.open"), CardAction.OPEN, value,
+                       None if CardAction.CLAIM in card.actions else "primary")
+        link["url"] = safe_url(card.url)
+        buttons.append(link)
+    for action, label in ((CardAction.LIKE, "button.like"), (CardAction.HIDE, "button.hide"),
+                          (CardAction.UNHIDE, "button.unhide"), (CardAction.IGNORE, "button.ignore")):
+        if action in card.actions:
+            buttons.append(_button(t(label), action, value))
+    if (card.status != "ignored" and CardAction.REPLY not in card.actions
+            and CardAction.OPEN not in card.actions and not card.window_closed):
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": t("card.no_reply_channel")}]})
     if buttons:
@@ -140,6 +162,12 @@ def render_note(note: ThreadNote, t: Translator) -> str:
         params["author"] = "@" + params["author"].lstrip("@")
     line = t(f"note.{note.event}", actor=user(note.actor), **params)
     return f"{line}\n{quote(note.text, 2500)}" if note.text else line
+
+
+def render_notice(note: ThreadNote, t: Translator) -> str:
+    """A notice for the channel (a source failing or recovering, a gap in polling)."""
+    params = {k: escape(v) for k, v in note.params.items()}
+    return ":information_source: " + t(f"notice.{note.event}", **params)
 
 
 def _plain(text: str) -> dict[str, Any]:

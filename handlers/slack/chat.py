@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.i18n import Translator
 from bot.ports import MessageRef, PermanentError, RateLimited, TransientError, UnknownOutcome
 from bot.views import CaseCard, ThreadNote
-from handlers.slack.blocks import render_card, render_note
+from handlers.slack.blocks import render_card, render_note, render_notice
 from handlers.slack.ids import MARKER_EVENT
 
 PERMANENT = {
@@ -47,6 +47,12 @@ class SlackChat:
         data = await self._call("chat_postMessage", channel=parent.channel, thread_ts=parent.ts,
                                 text=render_note(note, self._t), unfurl_links=False,
                                 metadata=_metadata(marker))
+        return MessageRef(channel=data["channel"], ts=data["ts"])
+
+    async def post_notice(self, *, channel: str, note: ThreadNote, marker: str) -> MessageRef:
+        """Post a notice to the channel (not in a thread)."""
+        data = await self._call("chat_postMessage", channel=channel, text=render_notice(note, self._t),
+                                unfurl_links=False, metadata=_metadata(marker))
         return MessageRef(channel=data["channel"], ts=data["ts"])
 
     async def find_marker(self, *, channel: str, marker: str, since: datetime,

@@ -34,6 +34,26 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         async with rt.uow() as session:
             await cases.claim(session=session, ref=ref, actor=body["user"]["id"], now=utcnow())
 
+    async def like(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                   payload: dict[str, Any]) -> None:
+        await ack()
+        ref = cases.parse_ref(payload.get("value"))
+        async with rt.uow() as session:
+            await cases.like(session=session, ref=ref, actor=body["user"]["id"], sinks=rt.sinks,
+                             now=utcnow())
+
+    def hide_listener(hidden: bool) -> Listener:
+        async def hide(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                       payload: dict[str, Any]) -> None:
+            await ack()
+            ref = cases.parse_ref(payload.get("value"))
+            async with rt.uow() as session:
+                await cases.hide(session=session, ref=ref, actor=body["user"]["id"], hidden=hidden,
+                                 sinks=rt.sinks, now=utcnow())
+
+        hide.__name__ = "unhide" if not hidden else "hide"
+        return hide
+
     async def open_reply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                          payload: dict[str, Any]) -> None:
         await ack()
@@ -116,6 +136,10 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     app.action(Action.CLAIM.value)(guarded(t, claim))
     app.action(Action.REPLY.value)(guarded(t, open_reply))
     app.action(Action.IGNORE.value)(guarded(t, open_ignore))
+    app.action(Action.LIKE.value)(guarded(t, like))
+    app.action(Action.HIDE.value)(guarded(t, hide_listener(True)))
+    app.action(Action.UNHIDE.value)(guarded(t, hide_listener(False)))
+    app.action(Action.OPEN.value)(_ack_link)
     app.view(Callback.REPLY.value)(guarded(t, submit_reply))
     app.view(Callback.IGNORE.value)(guarded(t, submit_ignore))
     app.event("message")(guarded(t, thread_message))
@@ -156,6 +180,11 @@ async def report(t: Translator, client: AsyncWebClient, body: dict[str, Any], er
         await tell_user(client, body, message)
     except Exception:  # the user cannot be told; the log above has the cause
         log.exception("could not tell the user about a failure")
+
+
+async def _ack_link(ack: AsyncAck) -> None:
+    """A link button opens the browser; Slack still expects an acknowledgement."""
+    await ack()
 
 
 async def tell_user(client: AsyncWebClient, body: dict[str, Any], message: str) -> None:
