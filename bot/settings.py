@@ -179,10 +179,12 @@ class AppConfig(_Strict):
 
     @model_validator(mode="after")
     def _timeouts_below_lease(self) -> AppConfig:
-        if self.integrations.webhook.timeout >= self.outbox.lease:
-            raise ValueError(
-                "integrations.webhook.timeout must be shorter than outbox.lease, or a reply still "
-                "in flight could be taken over and sent again")
+        for name in ("webhook", "x", "meta"):
+            integration = getattr(self.integrations, name)
+            if integration is not None and integration.timeout >= self.outbox.lease:
+                raise ValueError(
+                    f"integrations.{name}.timeout must be shorter than outbox.lease, or a reply "
+                    "still in flight could be taken over and sent again")
         return self
 
     @property

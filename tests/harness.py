@@ -37,15 +37,20 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "organisation": {"name": "Testbedrijf", "accounts": {"x": "testbedrijf"}},
         "slack": {"channel": CHANNEL, "post_interval": "100ms", "update_interval": "50ms"},
         "roles": {"agents": ["U0AGENT1"], "managers": ["U0MGR1"]},
-        "integrations": {"webhook": {"timeout": "800ms"}},
-        "outbox": {"lease": "2s", "poll": "50ms", "backoff_base": "100ms", "backoff_max": "1s"},
+        "outbox": {"lease": "15s", "poll": "50ms", "backoff_base": "100ms", "backoff_max": "1s"},
     }
+    return _merge(cfg, overrides)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` into `base` (nested mappings merge, everything else replaces)."""
+    out = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
-            cfg[key] = {**cfg[key], **value}
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
         else:
-            cfg[key] = value
-    return cfg
+            out[key] = value
+    return out
 
 
 def make_settings(*, db_url: str, slack: FakeSlack | None, reply_url: str | None = None,

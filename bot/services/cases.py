@@ -31,6 +31,11 @@ HIDE = "hide.send"
 IGNORE_REASONS = ("spam", "not_for_us", "handled_elsewhere", "no_response_needed", "other")
 
 
+def network_lane(source: str, account: str | None) -> str:
+    """The outbox lane of calls to a network as one of our accounts (quotas are per account)."""
+    return f"reply:{source}:{account}" if account else f"reply:{source}"
+
+
 def parse_ref(raw: str | None) -> CaseRef:
     """Read a button value / private_metadata; a malformed one raises BadReference."""
     try:
@@ -140,8 +145,8 @@ async def submit_reply(
     case.status = CaseStatus.ANSWERED.value
     case.updated_at = now
     case.card_error = None
-    enqueue(session, kind=REPLY, lane=f"reply:{case.source}", case_id=case.id, now=now,
-            payload={"reply_id": reply.id})
+    enqueue(session, kind=REPLY, lane=network_lane(case.source, mention.account), case_id=case.id,
+            now=now, payload={"reply_id": reply.id})
     audit.record(session, case_id=case.id, actor=actor, action="reply.queued", at=now,
                  reply_id=reply.id)
     await refresh_card(session, case, now=now)
@@ -157,7 +162,7 @@ async def like(*, session: AsyncSession, ref: CaseRef, actor: str, sinks: Sinks,
     if mention.liked_at is None:
         mention.liked_at = now
         case.updated_at = now
-        enqueue(session, kind=LIKE, lane=f"reply:{case.source}", case_id=case.id, now=now,
+        enqueue(session, kind=LIKE, lane=network_lane(case.source, mention.account), case_id=case.id, now=now,
                 payload={"mention_id": mention.id, "actor": actor})
         audit.record(session, case_id=case.id, actor=actor, action="like", at=now, mention_id=mention.id)
         await refresh_card(session, case, now=now)
@@ -175,7 +180,7 @@ async def hide(
     if mention.hidden != hidden:
         mention.hidden = hidden
         case.updated_at = now
-        enqueue(session, kind=HIDE, lane=f"reply:{case.source}", case_id=case.id, now=now,
+        enqueue(session, kind=HIDE, lane=network_lane(case.source, mention.account), case_id=case.id, now=now,
                 payload={"mention_id": mention.id, "hidden": hidden, "actor": actor})
         audit.record(session, case_id=case.id, actor=actor, action="hide" if hidden else "unhide",
                      at=now, mention_id=mention.id)
