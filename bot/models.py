@@ -110,6 +110,7 @@ class Case(Base):
     first_response_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     card_channel: Mapped[str | None] = mapped_column(String(32))
+    """Where the card is (or will be) posted; `card_ts` is set once it is."""
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_error: Mapped[str | None] = mapped_column(Text)
     notice: Mapped[str | None] = mapped_column(Text)

@@ -79,13 +79,15 @@ def _mention_row(m: MentionIn, now: datetime) -> dict[str, object]:
     }
 
 
-def _case_row(m: MentionIn, now: datetime, *, status: CaseStatus, notice: str | None) -> dict[str, Any]:
+def _case_row(
+    m: MentionIn, now: datetime, *, status: CaseStatus, notice: str | None, channel: str | None
+) -> dict[str, Any]:
     return {
         "ref": secrets.token_urlsafe(9), "source": m.source, "venue": m.resolved_venue,
         "thread_key": m.thread_id or m.id, "author_key": m.author_key,
         "status": status.value, "mention_count": 0, "opened_at": now,
         "last_mention_at": m.created_at, "updated_at": now, "notice": notice,
-        "evidence_hold": False,
+        "evidence_hold": False, "card_channel": channel,
     }
 
 
@@ -145,7 +147,8 @@ async def ingest(
         target = targets.get(_reply_key(m.source, m.in_reply_to or "")) or targets.get(_thread_key(m))
         if target is None:
             status = CaseStatus.OPEN if post_cards else CaseStatus.IMPORTED
-            target = _Target(row=_case_row(m, now, status=status, notice=notice))
+            target = _Target(row=_case_row(m, now, status=status, notice=notice,
+                                           channel=channel if post_cards else None))
             new_rows.append(target.row)  # type: ignore[arg-type]
         target.add(m, now)
         targets[_thread_key(m)] = targets[_reply_key(m.source, m.id)] = target

@@ -3,21 +3,53 @@ the fake Slack Web API, the fake reply receiver, and the running bot."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.fakes.reply_receiver import ReplyReceiver
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import BOT_TOKEN, WEBHOOK_SECRET, Bot, make_settings, start_bot, stop_bot
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+BASE_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if BASE_POSTGRES_URL else [])
+
+
+def _own_database(url: str) -> str:
+    """This test process's own database next to TEST_POSTGRES_URL's, so parallel runs never collide."""
+    return make_url(url).set(database=f"{make_url(url).database}_w{os.getpid()}").render_as_string(
+        hide_password=False)
+
+
+POSTGRES_URL = _own_database(BASE_POSTGRES_URL) if BASE_POSTGRES_URL else None
+
+
+async def _admin(sql: str) -> None:
+    assert BASE_POSTGRES_URL
+    engine = create_async_engine(BASE_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_database() -> Iterator[None]:
+    """Create this process's PostgreSQL database for the session and drop it afterwards."""
+    if not POSTGRES_URL:
+        yield
+        return
+    name = make_url(POSTGRES_URL).database
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    yield
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def reset_postgres(url: str) -> None:

@@ -92,11 +92,12 @@ async def test_like_and_hide_from_the_card(bot_factory, fake_slack) -> None:
     await bot.click(fake_slack, action_id="case.like", value=actions["case.like"])  # twice: once
     await bot.click(fake_slack, action_id="case.hide", value=actions["case.hide"])
     await fake_slack.wait_for(lambda: "case.unhide" in card_actions(card) and "geliket" in card_text(card))
+    await fake_slack.wait_for(lambda: sink.likes and sink.hides)  # the network calls follow the card
     assert [t.mention_id for t in sink.likes] == ["m1"]
     assert [(t.mention_id, h) for t, h in sink.hides] == [("m1", True)]
     assert "case.like" not in card_actions(card)
     await bot.click(fake_slack, action_id="case.unhide", value=actions["case.hide"])
-    await fake_slack.wait_for(lambda: "case.hide" in card_actions(card))
+    await fake_slack.wait_for(lambda: "case.hide" in card_actions(card) and len(sink.hides) == 2)
     assert sink.hides[-1][1] is False
 
 
