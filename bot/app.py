@@ -33,7 +33,11 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PLUGINS = ("integrations.webhook.plugin", "handlers.slack.plugin")
+DEFAULT_PLUGINS = (
+    "integrations.webhook.plugin",
+    "integrations.meta.plugin",
+    "handlers.slack.plugin",
+)
 
 
 class Plugin(Protocol):

@@ -17,6 +17,7 @@ def _id_text(value: object) -> object:
 
 
 ExternalId = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200)]
+OptionalId = Annotated[str, BeforeValidator(_id_text), Field(max_length=200)] | None
 
 
 class AuthorIn(BaseModel):
@@ -24,7 +25,7 @@ class AuthorIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    id: Annotated[str | None, BeforeValidator(_id_text), Field(max_length=200)] = None
+    id: OptionalId = None
     handle: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=300)
     followers: int | None = Field(default=None, ge=0)
@@ -38,8 +39,8 @@ class MentionIn(BaseModel):
 
     source: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     id: ExternalId
-    thread_id: Annotated[str | None, BeforeValidator(_id_text), Field(max_length=200)] = None
-    in_reply_to: Annotated[str | None, BeforeValidator(_id_text), Field(max_length=200)] = None
+    thread_id: OptionalId = None
+    in_reply_to: OptionalId = None
     venue: Literal["own", "third_party"] | None = None
     url: str | None = Field(default=None, max_length=4000)
     author: AuthorIn = AuthorIn()

@@ -226,7 +226,9 @@ class Env(BaseSettings):
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "webcare_webhook_secret",
-        "x_bearer_token", "meta_app_secret", "meta_verify_token", "microsoft_app_password",
+        "x_bearer_token", "x_api_key", "x_api_secret", "x_access_token", "x_access_secret",
+        "meta_app_secret", "meta_verify_token", "meta_page_token", "meta_whatsapp_token",
+        "microsoft_app_id", "microsoft_app_password", "microsoft_app_tenant_id",
         mode="before",
     )
     @classmethod

@@ -106,3 +106,10 @@ async def test_venue_defaults_by_source(bot: Bot) -> None:
     await bot.post_mentions(item)
     async with bot.rt.maker() as session:
         assert (await session.scalar(select(Mention.venue))) == "third_party"
+
+
+async def test_explicit_nulls_are_accepted(bot: Bot) -> None:
+    item = mention(1, thread_id=None, in_reply_to=None, url=None, lang=None)
+    item["author"]["id"] = None
+    status, body = await bot.post_mentions(item)
+    assert (status, body) == (202, {"accepted": 1, "duplicates": 0, "rejected": []})
