@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PLUGINS = (
     "integrations.webhook.plugin",
     "integrations.meta.plugin",
+    "integrations.feeds.plugin",
     "handlers.slack.plugin",
 )
 

@@ -1,4 +1,4 @@
-"""The `webcare` command: serve, db upgrade, check."""
+"""The `webcare` command: serve, db upgrade, check, import, rejected."""
 
 from __future__ import annotations
 

@@ -303,10 +303,10 @@ def _columns(header: list[str], mapping: dict[str, str], source: str | None) -> 
         if name in columns:
             continue
         for candidate in (name, *ALIASES.get(name, ())):
-            i = index.get(candidate)
-            if i is not None and i not in claimed:
-                columns[name] = i
-                claimed.add(i)
+            found = index.get(candidate)
+            if found is not None and found not in claimed:
+                columns[name] = found
+                claimed.add(found)
                 break
     for required in ("text", "created_at"):
         if required not in columns:
@@ -354,7 +354,7 @@ def _csv_mention(record: list[str], columns: dict[str, int], source: str | None,
     venue = cell("venue")
     data["venue"] = venue.lower().replace("-", "_").replace(" ", "_") if venue else None
     i = columns["text"]
-    data["text"] = record[i].strip() if i < len(record) else ""
+    data["text"] = record[i].strip().replace("\r\n", "\n") if i < len(record) else ""
     created = cell("created_at")
     data["created_at"] = _with_zone(created, tz) if created else None
     handle = cell("author_handle")
@@ -416,7 +416,11 @@ def _validate(line: int, data: dict[str, Any]) -> Row:
 
 def _describe(error: Any) -> str:
     where = ".".join(str(p) for p in error["loc"])
-    return f"{where}: {error['msg']}" if where else str(error["msg"])
+    msg = str(error["msg"])
+    value = error.get("input")
+    if error["type"] != "missing" and isinstance(value, str | int) and len(str(value)) <= 60:
+        msg += f" (got {value!r})"
+    return f"{where}: {msg}" if where else msg
 
 
 __all__ = ["ALIASES", "BATCH", "FIELDS", "ImportFailed", "ImportSummary", "Reader", "Row", "UsageError",

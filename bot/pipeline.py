@@ -165,12 +165,19 @@ async def ingest(
     result.new_cases = len(new_rows)
     if not post_cards:
         return result
+    # A live message in a conversation known only from an import opens it: it gets its card now.
+    revived = {t.case.id: t.case for _, t in assignments
+               if t.case is not None and t.case.status == CaseStatus.IMPORTED}
+    for case in revived.values():
+        case.status, case.card_channel = CaseStatus.OPEN.value, channel
     lane = post_lane(channel)
-    outbox = [outbox_row(kind=CARD_POST, lane=lane, case_id=row["id"], now=now,
-                         payload={"channel": channel}) for row in new_rows]
+    outbox = [outbox_row(kind=CARD_POST, lane=lane, case_id=cid, now=now, payload={"channel": channel})
+              for cid in [row["id"] for row in new_rows] + list(revived)]
     first_of_new = {row["id"] for row in new_rows}
     touched: set[int] = set()
     for mid, target in assignments:
+        if target.id in revived:
+            continue  # the new card shows the conversation as it stands
         if target.id in first_of_new:
             first_of_new.discard(target.id)  # the card itself shows the case's first message
             continue

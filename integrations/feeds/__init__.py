@@ -1,0 +1,1 @@
+"""RSS/Atom feeds (blogs, forums, news comments) as a read-only, polled source of mentions."""
