@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = (
     "integrations.webhook.plugin",
     "integrations.meta.plugin",
     "integrations.feeds.plugin",
+    "integrations.x.plugin",
     "handlers.slack.plugin",
 )
 

@@ -34,6 +34,9 @@ class _NoSideEffects:
     async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
         return None
 
+    async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
+        return None
+
 
 @dataclass(frozen=True)
 class _Card:
@@ -43,7 +46,7 @@ class _Card:
     as_of: datetime | None = None
 
 
-class CardPostJob:
+class CardPostJob(_NoSideEffects):
     """Post a new case card, rendered from the case's state at send time."""
 
     def __init__(self, chat: ChatPort | None, sinks: Sinks, metrics: Metrics) -> None:
@@ -194,7 +197,7 @@ class _Reply:
     reply: OutboundReply
 
 
-class ReplyJob:
+class ReplyJob(_NoSideEffects):
     """Send an agent's reply to the network (or the generic reply webhook)."""
 
     def __init__(self, sinks: Sinks) -> None:
@@ -241,6 +244,11 @@ class ReplyJob:
                    note={"event": "reply_sent", "actor": reply.agent, "text": reply.text})
         await refresh_card(session, case, now=now)
 
+    async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
+        case = await session.get(Case, item.case_id) if item.case_id else None
+        if case is not None:  # the card shows when the held reply will go
+            await refresh_card(session, case, now=utcnow())
+
     async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
         reply = await session.get(Reply, item.payload["reply_id"])
         case = await session.get(Case, item.case_id) if item.case_id else None
@@ -261,7 +269,7 @@ class _Target:
     sink: ReplySink
 
 
-class MentionActionJob:
+class MentionActionJob(_NoSideEffects):
     """Like or hide a mention on its network (`like.send`, `hide.send`)."""
 
     def __init__(self, sinks: Sinks, action: str) -> None:

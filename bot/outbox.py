@@ -133,6 +133,10 @@ class Job(Protocol):
         """Record a permanent failure so people can see it (e.g. on the card)."""
         ...
 
+    async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
+        """The provider holds the row back (rate limit, quota): let people see until when."""
+        ...
+
 
 @dataclass
 class _Claimed:
@@ -281,7 +285,7 @@ class Dispatcher:
                 ref = await job.send(item, prepared)
         except RateLimited as exc:
             self._metrics.ratelimited.labels(lane=item.lane.split(":")[0]).inc()
-            await self._rate_limited(item, exc.retry_after)
+            await self._rate_limited(item, exc.retry_after, job)
             return
         except PermanentError as exc:
             await self._finish(item, OutboxStatus.DEAD, error=str(exc), job=job)
@@ -308,7 +312,7 @@ class Dispatcher:
         await self._release(item, delay=self._backoff(item.attempts), error=str(exc), count=True,
                             keep_inflight=unknown)
 
-    async def _rate_limited(self, item: OutboxItem, retry_after: float) -> None:
+    async def _rate_limited(self, item: OutboxItem, retry_after: float, job: Job) -> None:
         now = self._clock()
         until = now + timedelta(seconds=max(retry_after, 0.1))
         async with self._maker.begin() as session:
@@ -322,6 +326,7 @@ class Dispatcher:
                 .values(status=OutboxStatus.PENDING.value, attempts=OutboxItem.attempts - 1,
                         not_before=until, last_error=f"rate limited for {retry_after:g}s")
             )
+            await job.delayed(session, item)
 
     async def _release(
         self, item: OutboxItem, *, delay: timedelta, error: str, count: bool, keep_inflight: bool = False
