@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -117,6 +118,9 @@ class Case(Base):
     """Something the team should know about how this case arrived (e.g. a gap in X polling)."""
     evidence_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """Keep deleted posts' text (threats): evidence for a police report."""
+    decision: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Mention(Base):
@@ -149,6 +153,17 @@ class Mention(Base):
     deleted_at: Mapped[datetime | None]
     liked_at: Mapped[datetime | None]
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # triage (null when a mention was stored before triage existed)
+    language: Mapped[str | None] = mapped_column(String(8))
+    intent: Mapped[str | None] = mapped_column(String(16))
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    threat: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    topics: Mapped[list[str] | None] = mapped_column(JSON)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    triage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Evidence and reasons: {"evidence": {...}, "reasons": [...], "approval": [...], "version": ...}."""
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
 
 

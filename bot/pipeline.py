@@ -22,6 +22,7 @@ from bot.outbox import enqueue_many, outbox_row, pending_cases
 from bot.ports import MentionChange
 from bot.schemas import MentionIn
 from bot.sql import insert_ignore
+from bot.triage.service import Assessment, Triage, reasons_json
 
 CARD_POST = "card.post"
 CARD_UPDATE = "card.update"
@@ -57,19 +58,60 @@ class _Target:
     def id(self) -> int:
         return self.case.id if self.case is not None else self.row["id"]  # type: ignore[index]
 
-    def add(self, m: MentionIn, now: datetime) -> None:
+    def add(self, m: MentionIn, now: datetime, a: Assessment | None) -> None:
+        decision = a.verdict.decision.value if a else None
+        priority = a.verdict.priority.value if a else None
+        approval = bool(a and a.verdict.needs_approval)
         if self.case is not None:
-            self.case.mention_count += 1
-            self.case.last_mention_at = max(self.case.last_mention_at, m.created_at)
-            self.case.updated_at = now
+            case = self.case
+            case.mention_count += 1
+            case.last_mention_at = max(case.last_mention_at, m.created_at)
+            case.updated_at = now
+            case.decision = _more_urgent(case.decision, decision, DECISION_RANK)
+            case.priority = _more_urgent(case.priority, priority, PRIORITY_RANK)
+            case.needs_approval = case.needs_approval or approval
         else:
             assert self.row is not None
-            self.row["mention_count"] += 1
-            self.row["last_mention_at"] = max(self.row["last_mention_at"], m.created_at)
+            row = self.row
+            row["mention_count"] += 1
+            row["last_mention_at"] = max(row["last_mention_at"], m.created_at)
+            row["decision"] = _more_urgent(row.get("decision"), decision, DECISION_RANK)
+            row["priority"] = _more_urgent(row.get("priority"), priority, PRIORITY_RANK)
+            row["needs_approval"] = row.get("needs_approval", False) or approval
 
 
-def _mention_row(m: MentionIn, now: datetime) -> dict[str, object]:
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+DECISION_RANK = {"respond": 0, "consider": 1, "skip": 2}
+
+
+def _triage_fields(a: Assessment | None) -> dict[str, object]:
+    if a is None:
+        return {}
+    c, v = a.classification, a.verdict
     return {
+        "language": c.language, "intent": c.intent.value, "sentiment": round(c.sentiment, 3),
+        "threat": c.threat, "topics": list(c.topics), "decision": v.decision.value,
+        "priority": v.priority.value, "needs_approval": v.needs_approval,
+        "triage": {
+            "version": a.version,
+            "evidence": {"language": list(c.language_evidence), "intent": list(c.intent_evidence),
+                         "sentiment": list(c.sentiment_evidence), "threat": list(c.threat_evidence),
+                         "topics": {k: list(w) for k, w in c.topic_evidence.items()}},
+            "reasons": reasons_json(v.reasons), "approval": reasons_json(v.approval_reasons),
+        },
+    }
+
+
+def _more_urgent(current: str | None, new: str | None, rank: dict[str, int]) -> str | None:
+    if new is None:
+        return current
+    if current is None:
+        return new
+    return new if rank.get(new, 9) < rank.get(current, 9) else current
+
+
+def _mention_row(m: MentionIn, now: datetime, a: Assessment | None = None) -> dict[str, object]:
+    return _triage_fields(a) | {
         "source": m.source, "external_id": m.id, "thread_id": m.thread_id,
         "in_reply_to": m.in_reply_to, "venue": m.resolved_venue, "url": m.url,
         "author_id": m.author.id, "author_handle": m.author.handle, "author_name": m.author.name,
@@ -87,7 +129,8 @@ def _case_row(
         "thread_key": m.thread_id or m.id, "author_key": m.author_key,
         "status": status.value, "mention_count": 0, "opened_at": now,
         "last_mention_at": m.created_at, "updated_at": now, "notice": notice,
-        "evidence_hold": False, "card_channel": channel,
+        "evidence_hold": False, "card_channel": channel, "decision": None, "priority": None,
+        "needs_approval": False,
     }
 
 
@@ -107,11 +150,13 @@ async def ingest(
     channel: str,
     notice: str | None = None,
     post_cards: bool = True,
+    triage: Triage | None = None,
 ) -> IngestResult:
     """Store the mentions that are new, open or join cases, and queue cards; duplicates change nothing.
 
     `notice` is shown on the cards of new cases (e.g. a polling gap); `post_cards=False` stores a
-    historical export: cases are created as `imported`, with no cards and no clocks.
+    historical export: cases are created as `imported`, with no cards and no clocks. With `triage`,
+    each new mention is classified and judged, and its case takes the most urgent verdict.
     """
     result = IngestResult()
     unique: dict[tuple[str, str], MentionIn] = {}
@@ -124,12 +169,14 @@ async def ingest(
     if not unique:
         return result
 
+    assessed = {key: triage.assess(m) for key, m in unique.items()} if triage else {}
     stmt = insert_ignore(session, Mention, ["source", "external_id"]).returning(
         Mention.id, Mention.source, Mention.external_id
     )
     inserted = {
         (row.source, row.external_id): row.id
-        for row in await session.execute(stmt, [_mention_row(m, now) for m in unique.values()])
+        for row in await session.execute(
+            stmt, [_mention_row(m, now, assessed.get(key)) for key, m in unique.items()])
     }
     for key, m in unique.items():
         counter = result.by_source if key in inserted else result.duplicates_by_source
@@ -150,7 +197,7 @@ async def ingest(
             target = _Target(row=_case_row(m, now, status=status, notice=notice,
                                            channel=channel if post_cards else None))
             new_rows.append(target.row)  # type: ignore[arg-type]
-        target.add(m, now)
+        target.add(m, now, assessed.get((m.source, m.id)))
         targets[_thread_key(m)] = targets[_reply_key(m.source, m.id)] = target
         assignments.append((inserted[(m.source, m.id)], target))
 

@@ -111,6 +111,22 @@ class Integrations(_Strict):
     feeds: Feeds | None = None
 
 
+class Triage(_Strict):
+    """How mentions are judged: the response policy (Oxfam Novib checklist) and sensitivity."""
+
+    topics: dict[str, list[str]] = Field(default_factory=dict, description="topic -> words/phrases")
+    sensitive_topics: list[str] = Field(default_factory=list, description="replies need a spokesperson")
+    silent_topics: list[str] = Field(default_factory=list, description="topics we do not speak on: skip")
+    no_go_venues: list[str] = Field(
+        default_factory=list, description="hosts or sources where joining never helps: skip")
+    authorities: list[str] = Field(
+        default_factory=list, description="press, VIP and authority handles (lowercase, no @)")
+    authority_followers: int = Field(default=50_000, ge=0, description="from this many followers up")
+    legal_words: list[str] = Field(default_factory=list, description="extra legal words (approval)")
+    skipped: Literal["compact", "card", "none"] = "compact"
+    """How skipped mentions appear: a one-line card, a full card, or not at all (always stored)."""
+
+
 class Sla(_Strict):
     first_response: Duration = timedelta(hours=2)
 
@@ -159,6 +175,7 @@ class AppConfig(_Strict):
     slack: SlackConfig
     roles: Roles = Roles()
     integrations: Integrations = Integrations()
+    triage: Triage = Triage()
     sla: Sla = Sla()
     promises: Promises = Promises()
     escalation: Escalation = Escalation()
