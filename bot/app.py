@@ -30,6 +30,7 @@ from bot.polling import PollRunner
 from bot.runtime import RUNTIME, Runtime
 from bot.scheduler import Jobs
 from bot.settings import Settings
+from bot.triage.service import build_triage
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def create_app(
         maker=create_sessionmaker(engine),
         metrics=Metrics(),
         t=Translator(cfg.locale, cfg.tz),
+        triage=build_triage(cfg),
     )
     app = web.Application(middlewares=[correlation_middleware],
                           client_max_size=cfg.ingest.max_body_bytes)

@@ -1,4 +1,4 @@
-"""The `webcare` command: serve, db upgrade, check, import, rejected."""
+"""The `webcare` command: serve, db upgrade, check, classify, import, rejected."""
 
 from __future__ import annotations
 
@@ -169,11 +169,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"webcare import: {line}", file=sys.stderr)
         return 1
 
+    from bot.triage.service import build_triage
+
     async def run() -> int:
         engine = create_engine(settings.env.database_url)
         try:
             summary = await import_rows(reader.rows(), maker=create_sessionmaker(engine),
-                                        channel=settings.config.slack.channel, dry_run=args.dry_run)
+                                        channel=settings.config.slack.channel, dry_run=args.dry_run,
+                                        triage=build_triage(settings.config))
         except ImportFailed as exc:
             print(f"webcare import: database error: {exc}", file=sys.stderr)
             print(exc.summary.line())
@@ -184,6 +187,44 @@ def cmd_import(args: argparse.Namespace) -> int:
         return summary.exit_code
 
     return asyncio.run(run())
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Read mentions (JSON Lines) on stdin; write one triage object per line on stdout."""
+    import json
+
+    from pydantic import ValidationError
+
+    from bot.i18n import Translator
+    from bot.schemas import MentionIn
+    from bot.triage.service import build_triage, explain
+
+    settings = _settings(args)
+    triage = build_triage(settings.config)
+    t = Translator(settings.config.locale, settings.config.tz)
+    out = sys.stdout
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        data: object = None
+        try:
+            data = json.loads(line)
+            mention = MentionIn.model_validate(data)
+        except (ValueError, ValidationError) as exc:
+            ident = data.get("id") if isinstance(data, dict) else None
+            message = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            out.write(json.dumps({"id": ident, "line": number, "error": message}, ensure_ascii=False) + "\n")
+            continue
+        a = triage.assess(mention)
+        c, v = a.classification, a.verdict
+        out.write(json.dumps({
+            "id": mention.id, "language": c.language, "intent": c.intent.value,
+            "sentiment": round(c.sentiment, 3), "threat": c.threat, "topics": list(c.topics),
+            "decision": v.decision.value, "priority": v.priority.value,
+            "needs_approval": v.needs_approval,
+            "reasons": explain(t, v.reasons) + explain(t, v.approval_reasons),
+        }, ensure_ascii=False) + "\n")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations to DATABASE_URL").set_defaults(
         func=cmd_db_upgrade)
+    classify = sub.add_parser("classify", help="triage mentions: JSON Lines on stdin, results on stdout")
+    classify.add_argument("--config", help="app.yaml path (topics, policy)")
+    classify.set_defaults(func=cmd_classify)
     rejected = sub.add_parser("rejected", help="show recently refused ingest bodies (JSON Lines)")
     rejected.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     rejected.set_defaults(func=cmd_rejected)

@@ -59,6 +59,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.schemas import MentionIn
+from bot.triage.service import Triage
 
 BATCH = 500
 FIELDS = ("source", "id", "thread_id", "in_reply_to", "venue", "url", "author_id", "author_handle",
@@ -189,7 +190,7 @@ def open_export(path: Path, *, fmt: str | None, source: str | None, mapping: Ite
 
 async def import_rows(rows: Iterable[Row], *, maker: async_sessionmaker[AsyncSession], channel: str,
                       dry_run: bool = False, batch: int = BATCH, errors: TextIO | None = None,
-                      now: datetime | None = None) -> ImportSummary:
+                      now: datetime | None = None, triage: Triage | None = None) -> ImportSummary:
     """Store valid rows in batches (one transaction each), report bad rows as `line N: errors`."""
     from bot.pipeline import ingest
 
@@ -201,11 +202,12 @@ async def import_rows(rows: Iterable[Row], *, maker: async_sessionmaker[AsyncSes
         async def flush(mentions: list[MentionIn]) -> None:
             try:
                 if dry_run:  # in one transaction that is rolled back at the end
-                    found = await ingest(session, mentions, now=at, channel=channel, post_cards=False)
+                    found = await ingest(session, mentions, now=at, channel=channel, post_cards=False,
+                                         triage=triage)
                 else:
                     async with session.begin():
                         found = await ingest(session, mentions, now=at, channel=channel,
-                                             post_cards=False)
+                                             post_cards=False, triage=triage)
             except SQLAlchemyError as exc:
                 raise ImportFailed(summary, str(exc).splitlines()[0]) from exc
             summary.imported += found.accepted

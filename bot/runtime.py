@@ -14,6 +14,7 @@ from bot.metrics import Metrics
 from bot.ports import ChatPort, Poller, ReplySink
 from bot.settings import Settings
 from bot.sinks import Sinks
+from bot.triage.service import Triage
 from bot.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Runtime:
     reply_sinks: dict[str, ReplySink] = field(default_factory=dict)
     fallback_sink: ReplySink | None = None
     pollers: list[Poller] = field(default_factory=list)
+    triage: Triage | None = None
     http: aiohttp.ClientSession | None = None
     dispatcher: Dispatcher | None = None
     uow: UnitOfWork = field(init=False)

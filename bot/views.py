@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +53,20 @@ class ReplyView:
 
 
 @dataclass(frozen=True)
+class TriageView:
+    """What triage says about a case, compactly, with its reasons (code + params)."""
+
+    decision: str | None
+    priority: str | None
+    intent: str | None
+    sentiment: float | None
+    language: str | None
+    needs_approval: bool
+    reasons: tuple[Any, ...] = ()
+    """bot.triage.policy.Reason objects (why this decision, then why approval is needed)."""
+
+
+@dataclass(frozen=True)
 class CaseCard:
     """Everything a mention card shows."""
 
@@ -78,6 +93,7 @@ class CaseCard:
     deleted: bool = False
     hidden: bool = False
     liked: bool = False
+    triage: TriageView | None = None
 
 
 @dataclass(frozen=True)

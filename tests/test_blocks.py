@@ -21,13 +21,21 @@ AT = datetime(2026, 11, 22, 9, 15, tzinfo=UTC)
 
 def card(**changes: object) -> CaseCard:
     base = dict(
-        ref="AbCdEfGhIjKl", status="claimed", source="x", venue="own",
+        ref="AbCdEfGhIjKl",
+        status="claimed",
+        source="x",
+        venue="own",
         author=AuthorView(handle="jan", name="Jan <Jansen>", followers=12_300, verified=True),
-        text="Waar blijft mijn pakket?\nBesteld op maandag & nog niks", url="https://x.com/jan/status/1",
-        created_at=AT, mention_count=2, owner="U0AGENT1", ignored_reason=None,
-        last_reply=ReplyView(agent="U0AGENT1", text="Wat vervelend! Ik zoek het uit.", at=AT,
-                             status="sent"),
-        replies_sent=1, actions=(CardAction.REPLY, CardAction.IGNORE), problem=None,
+        text="Waar blijft mijn pakket?\nBesteld op maandag & nog niks",
+        url="https://x.com/jan/status/1",
+        created_at=AT,
+        mention_count=2,
+        owner="U0AGENT1",
+        ignored_reason=None,
+        last_reply=ReplyView(agent="U0AGENT1", text="Wat vervelend! Ik zoek het uit.", at=AT, status="sent"),
+        replies_sent=1,
+        actions=(CardAction.REPLY, CardAction.IGNORE),
+        problem=None,
     )
     base.update(changes)
     return CaseCard(**base)  # type: ignore[arg-type]
@@ -56,17 +64,33 @@ def test_card_snapshot(locale: str) -> None:
 
 def test_card_states() -> None:
     t = Translator("nl")
-    _, new = render_card(card(status="open", owner=None, last_reply=None, replies_sent=0,
-                              actions=(CardAction.CLAIM, CardAction.REPLY, CardAction.IGNORE)), t)
+    _, new = render_card(
+        card(
+            status="open",
+            owner=None,
+            last_reply=None,
+            replies_sent=0,
+            actions=(CardAction.CLAIM, CardAction.REPLY, CardAction.IGNORE),
+        ),
+        t,
+    )
     ids = [e["action_id"] for b in new if b["type"] == "actions" for e in b["elements"]]
     assert ids == ["case.claim", "case.reply", "case.ignore"]
-    assert all(json.loads(e["value"]) == {"case": "AbCdEfGhIjKl"}
-               for b in new if b["type"] == "actions" for e in b["elements"])
+    assert all(
+        json.loads(e["value"]) == {"case": "AbCdEfGhIjKl"}
+        for b in new
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
     _, ignored = render_card(card(status="ignored", ignored_reason="spam: reclamebot", actions=()), t)
     assert "Genegeerd: Spam of reclame — reclamebot" in json.dumps(ignored, ensure_ascii=False)
-    _, failed = render_card(card(problem="reply webhook answered 500",
-                                 last_reply=ReplyView(agent="U0AGENT1", text="x", at=AT,
-                                                      status="failed", error="500")), t)
+    _, failed = render_card(
+        card(
+            problem="reply webhook answered 500",
+            last_reply=ReplyView(agent="U0AGENT1", text="x", at=AT, status="failed", error="500"),
+        ),
+        t,
+    )
     text = json.dumps(failed, ensure_ascii=False)
     assert "niet verstuurd" in text and ":warning: Let op: reply webhook answered 500" in text
     valid_blocks(failed)
@@ -91,21 +115,30 @@ def test_long_text_is_cut_within_slack_limits() -> None:
 
 def test_notes() -> None:
     t = Translator("nl")
-    assert render_note(ThreadNote(event="claimed", actor="U0AGENT1"), t) == \
-        "<@U0AGENT1> heeft deze melding opgepakt."
-    assert render_note(ThreadNote(event="new_message", text="Nog steeds <niks>",
-                                  params={"author": "jan"}), t) == \
-        "Nieuw bericht van @jan:\n> Nog steeds &lt;niks&gt;"
+    assert (
+        render_note(ThreadNote(event="claimed", actor="U0AGENT1"), t)
+        == "<@U0AGENT1> heeft deze melding opgepakt."
+    )
+    assert (
+        render_note(ThreadNote(event="new_message", text="Nog steeds <niks>", params={"author": "jan"}), t)
+        == "Nieuw bericht van @jan:\n> Nog steeds &lt;niks&gt;"
+    )
     assert "(Spam or advertising)" in render_note(
-        ThreadNote(event="ignored", actor="U1", params={"reason": "spam"}), Translator("en"))
+        ThreadNote(event="ignored", actor="U1", params={"reason": "spam"}), Translator("en")
+    )
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])
 def test_modal_snapshots(locale: str) -> None:
     t = Translator(locale)
-    form = ReplyForm(ref="AbCdEfGhIjKl", source="x", text="Waar blijft mijn pakket?", url=None,
-                     author=AuthorView(handle="jan", name=None, followers=None, verified=False),
-                     max_length=280)
+    form = ReplyForm(
+        ref="AbCdEfGhIjKl",
+        source="x",
+        text="Waar blijft mijn pakket?",
+        url=None,
+        author=AuthorView(handle="jan", name=None, followers=None, verified=False),
+        max_length=280,
+    )
     modals = {
         "loading": reply_modal(t, metadata='{"case":"AbCdEfGhIjKl"}', form=None),
         "reply": reply_modal(t, metadata='{"case":"AbCdEfGhIjKl"}', form=form),
@@ -118,3 +151,28 @@ def test_modal_snapshots(locale: str) -> None:
     assert reply_input["block_id"] == "reply" and reply_input["element"]["action_id"] == "text"
     assert reply_input["element"]["max_length"] == 280
     check_snapshot(f"modals_{locale}", modals)
+
+
+def test_triage_line() -> None:
+    from bot.triage.policy import Reason
+    from bot.views import TriageView
+
+    view = TriageView(
+        decision="respond",
+        priority="high",
+        intent="complaint",
+        sentiment=-0.62,
+        language="nl",
+        needs_approval=True,
+        reasons=(Reason("own_house", {"intent": "complaint"}), Reason("legal", {"word": "advocaat"})),
+    )
+    _, blocks = render_card(card(triage=view), Translator("nl"))
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert (
+        ":large_green_circle: *Reageren* · hoog · klacht · sentiment -0,6 · :lock: woordvoerder keurt goed"
+        in text
+    )
+    assert "in ons eigen kanaal: altijd reageren (complaint); juridisch: 'advocaat'" in text
+    _, en = render_card(card(triage=view), Translator("en"))
+    assert "*Respond* · high · complaint · sentiment -0.6" in json.dumps(en, ensure_ascii=False)
+    valid_blocks(blocks)

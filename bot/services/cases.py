@@ -23,7 +23,8 @@ from bot.outbox import enqueue, has_pending
 from bot.pipeline import CARD_UPDATE, NOTE, UPDATE_LANE, post_lane
 from bot.services import audit
 from bot.sinks import Sinks
-from bot.views import AuthorView, CardAction, CaseCard, CaseRef, ReplyForm, ReplyView
+from bot.triage.service import reasons_from_json
+from bot.views import AuthorView, CardAction, CaseCard, CaseRef, ReplyForm, ReplyView, TriageView
 
 REPLY = "reply.send"
 LIKE = "like.send"
@@ -274,5 +275,15 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks) -> Cas
         replies_sent=sent or 0, actions=tuple(actions), problem=problem, notice=case.notice,
         reply_until=reply_until, window_closed=window_closed,
         edited=latest.edited_at is not None, deleted=latest.deleted_at is not None,
-        hidden=latest.hidden, liked=latest.liked_at is not None,
+        hidden=latest.hidden, liked=latest.liked_at is not None, triage=_triage_view(case, latest),
     )
+
+
+def _triage_view(case: Case, latest: Mention) -> TriageView | None:
+    if case.decision is None and latest.intent is None:
+        return None
+    stored = latest.triage or {}
+    reasons = reasons_from_json(stored.get("reasons")) + reasons_from_json(stored.get("approval"))
+    return TriageView(decision=case.decision, priority=case.priority, intent=latest.intent,
+                      sentiment=latest.sentiment, language=latest.language,
+                      needs_approval=case.needs_approval, reasons=tuple(reasons))

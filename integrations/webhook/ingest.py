@@ -65,7 +65,8 @@ async def ingest_mentions(request: web.Request) -> web.Response:
         return _error(400, "nothing in the body is a valid mention", accepted=0, duplicates=0,
                       rejected=report)
     async with rt.uow() as session:
-        result = await ingest(session, valid, now=utcnow(), channel=rt.settings.config.slack.channel)
+        result = await ingest(session, valid, now=utcnow(), channel=rt.settings.config.slack.channel,
+                              triage=rt.triage)
     for source, n in result.by_source.items():
         rt.metrics.mentions_ingested.labels(source=source).inc(n)
     for source, n in result.duplicates_by_source.items():

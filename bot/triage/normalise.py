@@ -1,0 +1,147 @@
+"""Text to matching tokens: lowercase, accents stripped, URLs and @handles dropped, emoji kept as tokens.
+
+Odd spellings are repaired per token, and only towards a word the lexicons know: stretched letters
+("heeeel" -> "heel", "kiiiill" -> "kill"), leetspeak ("k1ll" -> "kill", "d00d" -> "dood") and listed
+typos ("vermoort" -> "vermoord"). Repairs are cached per token, so a busy stream pays for each odd
+spelling once. Matching only: evidence quotes these tokens, the original text is never changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+
+_URL_RE = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE_RE = re.compile(r"(?<![\w@])@\w+")
+_MARK_RE = re.compile(r"[\u0300-\u036f]")
+_EMOJI_CLASS = (
+    "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff\u3297\u3299\u00a9\u00ae"
+)
+_INVISIBLE_RE = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
+_NON_ASCII = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "ı": "i", "ł": "l", "ø": "o", "æ": "ae",
+                            "ß": "ss", "đ": "d", "œ": "oe", "ð": "d"})
+_TOKEN_RE = re.compile(
+    r"[a-z0-9]+(?:[*'@$][a-z0-9]+)*"  # words, incl. don't, m'n, f*ck, sh@t
+    r"|'[a-z]\b"  # 't, 'k, 's
+    r"|[:;=]-?[()dp/|]|<3"  # emoticons (URLs are gone before this runs)
+    r"|[?!.]+|[,;]"  # sentence and clause punctuation
+    rf"|[{_EMOJI_CLASS}]"  # one emoji per token
+)
+_RUN_RE = re.compile(r"([a-z])\1{2,}")
+_EMOTICONS = {":)": "🙂", ":-)": "🙂", "=)": "🙂", ";)": "😉", ";-)": "😉", ":d": "😀", ":-d": "😀",
+              ":(": "🙁", ":-(": "🙁", "=(": "🙁", ":/": "😕", ":-/": "😕", ":|": "😐", ":p": "😛",
+              "<3": "❤"}
+_PUNCT = {"?", "!", ".", ",", ";"}
+
+MAX_CACHE = 200_000
+
+
+def _fold(text: str) -> str:
+    """Lowercase, strip accents (é -> e, ë -> e), unify apostrophes."""
+    text = text.lower()
+    if text.isascii():
+        return text.replace("`", "'") if "`" in text else text
+    return _MARK_RE.sub("", unicodedata.normalize("NFKD", text.translate(_NON_ASCII)))
+
+
+def fold(text: str) -> str:
+    """Fold one lexicon entry the way texts are folded (lowercase, no accents, no invisible marks)."""
+    return _INVISIBLE_RE.sub("", _fold(text)).strip()
+
+
+class Normaliser:
+    """Turns a text into tokens; `known` says which repaired spellings are worth keeping."""
+
+    def __init__(self, known: Callable[[str], bool], leet: Mapping[str, str], typos: Mapping[str, str]) -> None:
+        self._known = known
+        self._leet = {k: tuple(v) if isinstance(v, list | tuple) else (v,) for k, v in leet.items()}
+        self._leet_re = re.compile("[" + re.escape("".join(self._leet)) + "]") if self._leet else None
+        self._typos = {k: " ".join(str(v).split()) for k, v in typos.items()}
+        self._words: dict[str, str] = {}
+        self._chunks: dict[str, str] = {}
+        self._shouted: set[str] = set()  # chunks written in capitals (a subset of the cached chunks)
+
+    def tokens(self, text: str) -> tuple[list[str], int]:
+        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens) and the
+        number of words written in capitals (three letters or more: shouting)."""
+        chunks = text.split()
+        parts = list(map(self._chunks.get, chunks))
+        if None in parts:
+            parts = [part if part is not None else self._chunk(chunk) for chunk, part in zip(chunks, parts)]
+        return " ".join(parts).split(), sum(map(self._shouted.__contains__, chunks))
+
+    def _chunk(self, chunk: str) -> str:
+        """Tokens of one whitespace-separated piece of text, joined by spaces (cached, except links and
+        handles)."""
+        piece = _fold(chunk)
+        if not piece.isascii():
+            piece = _INVISIBLE_RE.sub("", piece)
+        volatile = False  # links and handles are rarely seen twice: not worth a cache entry
+        if "http" in piece or "www." in piece:
+            piece, n = _URL_RE.subn(" httpurl ", piece)
+            volatile = n > 0
+        if "@" in piece:
+            piece, n = _HANDLE_RE.subn(" ", piece)
+            volatile = volatile or n > 0
+        out: list[str] = []
+        for raw in _TOKEN_RE.findall(piece):
+            word = self._words.get(raw)
+            if word is None:
+                word = self._repair(raw)
+                if len(self._words) >= MAX_CACHE:
+                    self._words.clear()
+                self._words[raw] = word
+            out.append(word)
+        tokens = " ".join(out)
+        if not volatile:
+            if len(self._chunks) >= MAX_CACHE:
+                self._chunks.clear()
+                self._shouted.clear()
+            self._chunks[chunk] = tokens
+            if len(chunk) >= 3 and chunk.isupper() and sum(map(str.isalpha, chunk)) >= 3:
+                self._shouted.add(chunk)
+        return tokens
+
+    def _repair(self, tok: str) -> str:
+        first = tok[0]
+        if first in "?!.":
+            return "?" if "?" in tok else ("!" if "!" in tok else ".")
+        if tok in _PUNCT:
+            return tok
+        if tok in _EMOTICONS:
+            return _EMOTICONS[tok]
+        if tok in self._typos:
+            return self._typos[tok]
+        if self._known(tok):
+            return tok
+        for cand in self._candidates(tok):
+            if cand in self._typos:
+                return self._typos[cand]
+            if self._known(cand):
+                return cand
+        if _RUN_RE.search(tok):  # unknown word: still shorten stretched letters, for a stable form
+            return _RUN_RE.sub(r"\1\1", tok)
+        return tok
+
+    def _candidates(self, tok: str) -> list[str]:
+        """Spellings `tok` may stand for: leetspeak decoded, stretched letters shortened, '*' guessed."""
+        forms = [tok]
+        if self._leet_re is not None and self._leet_re.search(tok) and not tok.isdigit():
+            options = [self._leet.get(ch, (ch,)) for ch in tok]
+            if sum(len(o) > 1 for o in options) <= 4:
+                forms = ["".join(p) for p in itertools.product(*options)]
+        out: list[str] = []
+        for form in forms:
+            runs = list(_RUN_RE.finditer(form))
+            if runs and len(runs) <= 3:
+                for lengths in itertools.product((2, 1), repeat=len(runs)):
+                    pieces, pos = [], 0
+                    for run, n in zip(runs, lengths, strict=True):
+                        pieces.append(form[pos : run.start()] + run.group(1) * n)
+                        pos = run.end()
+                    out.append("".join(pieces) + form[pos:])
+            elif form != tok:
+                out.append(form)
+        return out
