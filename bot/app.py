@@ -112,7 +112,9 @@ def lane_intervals(settings: Settings) -> dict[str, timedelta]:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     rt = app[RUNTIME]
     rt.dispatcher = Dispatcher(
-        maker=rt.maker, jobs=build_jobs(rt.chat, rt.sinks, rt.metrics),
+        maker=rt.maker,
+        jobs=build_jobs(rt.chat, rt.sinks, rt.metrics,
+                        compact_skipped=rt.settings.config.triage.skipped == "compact"),
         config=rt.settings.config.outbox, intervals=lane_intervals(rt.settings),
         metrics=rt.metrics, instance=rt.instance,
     )

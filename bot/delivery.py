@@ -49,14 +49,14 @@ class _Card:
 class CardPostJob(_NoSideEffects):
     """Post a new case card, rendered from the case's state at send time."""
 
-    def __init__(self, chat: ChatPort | None, sinks: Sinks, metrics: Metrics) -> None:
-        self.chat, self.sinks, self.metrics = chat, sinks, metrics
+    def __init__(self, chat: ChatPort | None, sinks: Sinks, metrics: Metrics, compact: bool = False) -> None:
+        self.chat, self.sinks, self.metrics, self.compact = chat, sinks, metrics, compact
 
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
             return NOT_CONNECTED
         case = await session.get(Case, item.case_id) if item.case_id else None
-        card = await load_card(session, case.id, sinks=self.sinks) if case else None
+        card = await load_card(session, case.id, sinks=self.sinks, compact_skipped=self.compact) if case else None
         if case is None or card is None:
             return Skip("case is gone")
         if case.card_ts:
@@ -92,8 +92,8 @@ class CardPostJob(_NoSideEffects):
 class CardUpdateJob(_NoSideEffects):
     """Re-render a posted card in place."""
 
-    def __init__(self, chat: ChatPort | None, sinks: Sinks) -> None:
-        self.chat, self.sinks = chat, sinks
+    def __init__(self, chat: ChatPort | None, sinks: Sinks, compact: bool = False) -> None:
+        self.chat, self.sinks, self.compact = chat, sinks, compact
 
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
@@ -103,7 +103,7 @@ class CardUpdateJob(_NoSideEffects):
             return Skip("case is gone")
         if not case.card_ts or not case.card_channel:
             return CARD_PENDING
-        card = await load_card(session, case.id, sinks=self.sinks)
+        card = await load_card(session, case.id, sinks=self.sinks, compact_skipped=self.compact)
         if card is None:
             return Skip("case is gone")
         return _Card(channel=case.card_channel, card=card, ts=case.card_ts)
@@ -315,11 +315,12 @@ class MentionActionJob(_NoSideEffects):
         await refresh_card(session, case, now=now)
 
 
-def build_jobs(chat: ChatPort | None, sinks: Sinks, metrics: Metrics) -> dict[str, Job]:
+def build_jobs(chat: ChatPort | None, sinks: Sinks, metrics: Metrics,
+               compact_skipped: bool = False) -> dict[str, Job]:
     """The job for each outbox kind."""
     return {
-        CARD_POST: CardPostJob(chat, sinks, metrics),
-        CARD_UPDATE: CardUpdateJob(chat, sinks),
+        CARD_POST: CardPostJob(chat, sinks, metrics, compact_skipped),
+        CARD_UPDATE: CardUpdateJob(chat, sinks, compact_skipped),
         NOTE: NoteJob(chat),
         NOTICE: NoticeJob(chat),
         REPLY: ReplyJob(sinks),

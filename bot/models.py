@@ -68,6 +68,8 @@ class CaseStatus(StrEnum):
     IGNORED = "ignored"
     IMPORTED = "imported"
     """Stored from a historical export: no card, no clocks."""
+    SKIPPED = "skipped"
+    """The policy says skip and the team wants no card for those (triage.skipped: none)."""
 
 
 class ReplyStatus(StrEnum):

@@ -212,25 +212,35 @@ async def ingest(
     result.new_cases = len(new_rows)
     if not post_cards:
         return result
-    # A live message in a conversation known only from an import opens it: it gets its card now.
+    # Skipped by policy, and the team wants no card for those: stored and counted, no card.
+    silent = triage is not None and triage.policy.cfg.skipped == "none"
+    unposted = {row["id"] for row in new_rows if silent and row.get("decision") == "skip"}
+    if unposted:
+        await session.execute(update(Case).where(Case.id.in_(unposted)).values(
+            status=CaseStatus.SKIPPED.value, card_channel=None))
+    # A live message in a conversation known only from an import, or one that was skipped and now
+    # needs an answer, opens it: it gets its card now.
     revived = {t.case.id: t.case for _, t in assignments
-               if t.case is not None and t.case.status == CaseStatus.IMPORTED}
+               if t.case is not None and (t.case.status == CaseStatus.IMPORTED or (
+                   t.case.status == CaseStatus.SKIPPED and t.case.decision != "skip"))}
     for case in revived.values():
         case.status, case.card_channel = CaseStatus.OPEN.value, channel
     lane = post_lane(channel)
     outbox = [outbox_row(kind=CARD_POST, lane=lane, case_id=cid, now=now, payload={"channel": channel})
-              for cid in [row["id"] for row in new_rows] + list(revived)]
+              for cid in [row["id"] for row in new_rows if row["id"] not in unposted] + list(revived)]
     first_of_new = {row["id"] for row in new_rows}
     touched: set[int] = set()
     for mid, target in assignments:
-        if target.id in revived:
-            continue  # the new card shows the conversation as it stands
+        if target.id in revived or target.id in unposted or (
+                target.case is not None and target.case.status == CaseStatus.SKIPPED):
+            continue  # the new card shows the conversation as it stands, or there is no card
         if target.id in first_of_new:
             first_of_new.discard(target.id)  # the card itself shows the case's first message
             continue
         touched.add(target.id)
         outbox.append(outbox_row(kind=NOTE, lane=lane, case_id=target.id, now=now,
                                  payload={"event": "new_message", "mention_id": mid}))
+    touched -= unposted
     already = await pending_cases(session, case_ids=sorted(touched), kind=CARD_UPDATE)
     outbox += [outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=cid, now=now)
                for cid in sorted(touched - already)]

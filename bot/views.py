@@ -94,6 +94,8 @@ class CaseCard:
     hidden: bool = False
     liked: bool = False
     triage: TriageView | None = None
+    compact: bool = False
+    """Skipped by policy: show one line and a way to pick it up anyway."""
 
 
 @dataclass(frozen=True)

@@ -60,3 +60,33 @@ def test_classify_cli(tmp_path: Path) -> None:
     assert first["decision"] == "respond" and isinstance(first["reasons"], list) and first["reasons"]
     assert out[2]["language"] == "en" and out[2]["intent"] == "compliment" and out[2]["sentiment"] > 0
     asyncio.get_event_loop_policy()  # nothing async ran: no database, no network
+
+
+async def test_skipped_mentions_compact_and_none(bot_factory, fake_slack: FakeSlack) -> None:
+    skipped = mention(1, source="forum", venue="third_party", text="Leuk artikel over jullie nieuwe winkel!")
+    compact = await bot_factory(slack=fake_slack)  # default: compact
+    await compact.post_mentions(skipped)
+    await settle(compact)
+    card = fake_slack.messages[CHANNEL][0]
+    assert "Overslaan" in card_text(card) and "Toch oppakken" in card_text(card)
+    assert len(card["blocks"]) == 3  # one line, the triage line, the button
+
+
+async def test_skipped_mentions_without_card_until_they_need_one(bot_factory, fake_slack: FakeSlack) -> None:
+    bot = await bot_factory(slack=fake_slack, triage={"skipped": "none"})
+    first = mention(1, source="forum", venue="third_party", thread_id="t1",
+                    text="Leuk artikel over jullie nieuwe winkel!")
+    await bot.post_mentions(first)
+    await settle(bot)
+    assert fake_slack.messages[CHANNEL] == []
+    async with bot.rt.maker() as session:
+        case = await session.scalar(select(Case))
+    assert case is not None and case.status == "skipped" and case.decision == "skip"
+    # the same author comes back, angry: now the team must see it
+    angry = mention(2, source="forum", venue="third_party", thread_id="t1", author=first["author"],
+                    text="Dit is echt schandalig, drie weken geen reactie, waardeloze service!!",
+                    created_at="2026-11-22T10:00:00Z")
+    await bot.post_mentions(angry)
+    await settle(bot)
+    assert len(fake_slack.messages[CHANNEL]) == 1
+    assert "Reageren" in card_text(fake_slack.messages[CHANNEL][0])

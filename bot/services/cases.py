@@ -220,7 +220,8 @@ def _author(m: Mention) -> AuthorView:
                       verified=m.author_verified)
 
 
-async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks) -> CaseCard | None:
+async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks,
+                    compact_skipped: bool = False) -> CaseCard | None:
     """Build the card view of a case from the database (None if the case is gone)."""
     case = await session.get(Case, case_id)
     if case is None:
@@ -276,6 +277,8 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks) -> Cas
         reply_until=reply_until, window_closed=window_closed,
         edited=latest.edited_at is not None, deleted=latest.deleted_at is not None,
         hidden=latest.hidden, liked=latest.liked_at is not None, triage=_triage_view(case, latest),
+        compact=compact_skipped and case.decision == "skip" and case.status == CaseStatus.OPEN
+        and case.owner is None,
     )
 
 

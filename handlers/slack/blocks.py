@@ -6,7 +6,8 @@ from typing import Any
 
 from bot.i18n import Translator
 from bot.services.cases import IGNORE_REASONS, ref_value
-from bot.views import CardAction, CaseCard, ReplyForm, ThreadNote
+from bot.triage.service import explain
+from bot.views import CardAction, CaseCard, ReplyForm, ThreadNote, TriageView
 from handlers.slack.ids import Block, Callback
 
 SECTION_LIMIT = 2900
@@ -76,8 +77,24 @@ def _button(text: str, action: CardAction, value: str, style: str | None = None)
     return button
 
 
+def render_compact(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
+    """A skipped mention in one line, with the reasons and a way to pick it up anyway."""
+    src = source_label(t, card.source)
+    author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
+    text = card.text if len(card.text) <= 200 else card.text[:199] + "…"
+    line = f":white_circle: {escape(src)} · {escape(author)}: {escape(text)}"
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}]
+    if card.triage is not None:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]})
+    blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": [
+        _button(t("button.pick_up"), CardAction.CLAIM, ref_value(card.ref))]})
+    return t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT]), blocks
+
+
 def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
     """The fallback text and blocks of a mention card."""
+    if card.compact:
+        return render_compact(card, t)
     src = source_label(t, card.source)
     author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
     fallback = t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT])
@@ -122,6 +139,8 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         label = t(f"ignore.{reason}") if t.has(f"ignore.{reason}") else reason
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t(
             "card.ignored", reason=escape(label + (f" — {note}" if note else "")))}]})
+    if card.triage is not None:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]})
     if card.notice:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ":information_source: "
                        + t("card.notice", notice=escape(card.notice[:500]))}]})
@@ -151,6 +170,30 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     if buttons:
         blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": buttons})
     return fallback, blocks
+
+
+DECISION_EMOJI = {"respond": ":large_green_circle:", "consider": ":large_orange_circle:",
+                  "skip": ":white_circle:"}
+
+
+def triage_line(v: TriageView, t: Translator) -> str:
+    """Decision, priority, intent, sentiment and the reasons, in one compact line."""
+    parts = []
+    if v.decision:
+        parts.append(f"{DECISION_EMOJI.get(v.decision, '')} *{t('decision.' + v.decision)}*")
+    if v.priority:
+        parts.append(t(f"priority.{v.priority}"))
+    if v.intent:
+        parts.append(t(f"intent.{v.intent}"))
+    if v.sentiment is not None:
+        parts.append(t("card.sentiment", value=f"{v.sentiment:+.1f}".replace(".", "," if t.locale == "nl" else ".")))
+    if v.needs_approval:
+        parts.append(":lock: " + t("card.needs_approval"))
+    line = " · ".join(parts)
+    why = explain(t, list(v.reasons))
+    if why:
+        line += " — " + escape("; ".join(why))[:600]
+    return line
 
 
 def render_note(note: ThreadNote, t: Translator) -> str:
