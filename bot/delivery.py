@@ -27,8 +27,7 @@ RECONCILE_WINDOW = timedelta(minutes=2)
 class _NoSideEffects:
     """Defaults for jobs whose success and failure change nothing beyond the outbox row."""
 
-    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: Any,
-                       ref: str | None) -> None:
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: Any, ref: str | None) -> None:
         return None
 
     async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
@@ -56,7 +55,9 @@ class CardPostJob(_NoSideEffects):
         if self.chat is None:
             return NOT_CONNECTED
         case = await session.get(Case, item.case_id) if item.case_id else None
-        card = await load_card(session, case.id, sinks=self.sinks, compact_skipped=self.compact) if case else None
+        card = (
+            await load_card(session, case.id, sinks=self.sinks, compact_skipped=self.compact) if case else None
+        )
         if case is None or card is None:
             return Skip("case is gone")
         if case.card_ts:
@@ -71,11 +72,11 @@ class CardPostJob(_NoSideEffects):
     async def reconcile(self, item: OutboxItem, prepared: _Card) -> str | None:
         assert self.chat is not None
         ref = await self.chat.find_marker(
-            channel=prepared.channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW)
+            channel=prepared.channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW
+        )
         return ref.ts if ref else None
 
-    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Card,
-                       ref: str | None) -> None:
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Card, ref: str | None) -> None:
         case = await session.get(Case, item.case_id)
         if case is not None:
             case.card_channel, case.card_ts, case.card_error = prepared.channel, ref, None
@@ -156,8 +157,11 @@ class NoteJob(_NoSideEffects):
     async def reconcile(self, item: OutboxItem, prepared: _Note) -> str | None:
         assert self.chat is not None
         ref = await self.chat.find_marker(
-            channel=prepared.parent.channel, marker=item.key,
-            since=item.created_at - RECONCILE_WINDOW, thread_ts=prepared.parent.ts)
+            channel=prepared.parent.channel,
+            marker=item.key,
+            since=item.created_at - RECONCILE_WINDOW,
+            thread_ts=prepared.parent.ts,
+        )
         return ref.ts if ref else None
 
 
@@ -177,8 +181,10 @@ class NoticeJob(_NoSideEffects):
         if self.chat is None:
             return NOT_CONNECTED
         p = item.payload
-        return _Notice(channel=p["channel"], note=ThreadNote(
-            event=p["event"], params={k: str(v) for k, v in p.get("params", {}).items()}))
+        return _Notice(
+            channel=p["channel"],
+            note=ThreadNote(event=p["event"], params={k: str(v) for k, v in p.get("params", {}).items()}),
+        )
 
     async def send(self, item: OutboxItem, prepared: _Notice) -> str | None:
         assert self.chat is not None
@@ -187,8 +193,9 @@ class NoticeJob(_NoSideEffects):
 
     async def reconcile(self, item: OutboxItem, prepared: _Notice) -> str | None:
         assert self.chat is not None
-        ref = await self.chat.find_marker(channel=prepared.channel, marker=item.key,
-                                          since=item.created_at - RECONCILE_WINDOW)
+        ref = await self.chat.find_marker(
+            channel=prepared.channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW
+        )
         return ref.ts if ref else None
 
 
@@ -211,11 +218,20 @@ class ReplyJob(_NoSideEffects):
         mention = await session.get(Mention, reply.mention_id)
         if case is None or mention is None:
             return Skip("case is gone")
-        return _Reply(OutboundReply(
-            case_ref=case.ref, source=case.source, mention_id=mention.external_id,
-            thread_id=mention.thread_id, text=reply.text, agent=reply.agent,
-            idempotency_key=item.key, author_id=mention.author_id, account=mention.account,
-            created_at=mention.created_at))
+        return _Reply(
+            OutboundReply(
+                case_ref=case.ref,
+                source=case.source,
+                mention_id=mention.external_id,
+                thread_id=mention.thread_id,
+                text=reply.text,
+                agent=reply.agent,
+                idempotency_key=item.key,
+                author_id=mention.author_id,
+                account=mention.account,
+                created_at=mention.created_at,
+            )
+        )
 
     async def send(self, item: OutboxItem, prepared: _Reply) -> str | None:
         sink = self.sinks.for_source(prepared.reply.source)
@@ -226,22 +242,30 @@ class ReplyJob(_NoSideEffects):
     async def reconcile(self, item: OutboxItem, prepared: _Reply) -> str | None:
         return None  # sinks deduplicate on the idempotency key, so resending is safe
 
-    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Reply,
-                       ref: str | None) -> None:
+    async def complete(
+        self, session: AsyncSession, item: OutboxItem, prepared: _Reply, ref: str | None
+    ) -> None:
         reply = await session.get(Reply, item.payload["reply_id"])
         case = await session.get(Case, item.case_id) if item.case_id else None
         if reply is None or case is None:
             return
         now = utcnow()
-        reply.status, reply.sent_at, reply.external_id, reply.error = (
-            ReplyStatus.SENT.value, now, ref, None)
+        reply.status, reply.sent_at, reply.external_id, reply.error = (ReplyStatus.SENT.value, now, ref, None)
         case.first_response_at = case.first_response_at or now
         if case.status != CaseStatus.IGNORED:
             case.status = CaseStatus.ANSWERED.value
-        audit.record(session, case_id=case.id, actor=reply.agent, action="reply.sent", at=now,
-                     reply_id=reply.id, external_id=ref)
-        touch_card(session, case, now=now,
-                   note={"event": "reply_sent", "actor": reply.agent, "text": reply.text})
+        audit.record(
+            session,
+            case_id=case.id,
+            actor=reply.agent,
+            action="reply.sent",
+            at=now,
+            reply_id=reply.id,
+            external_id=ref,
+        )
+        touch_card(
+            session, case, now=now, note={"event": "reply_sent", "actor": reply.agent, "text": reply.text}
+        )
         await refresh_card(session, case, now=now)
 
     async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
@@ -256,10 +280,18 @@ class ReplyJob(_NoSideEffects):
             return
         now = utcnow()
         reply.status, reply.error = ReplyStatus.FAILED.value, error[:500]
-        audit.record(session, case_id=case.id, actor="system", action="reply.failed", at=now,
-                     reply_id=reply.id, error=error[:500])
-        touch_card(session, case, now=now,
-                   note={"event": "reply_failed", "actor": reply.agent, "text": error[:500]})
+        audit.record(
+            session,
+            case_id=case.id,
+            actor="system",
+            action="reply.failed",
+            at=now,
+            reply_id=reply.id,
+            error=error[:500],
+        )
+        touch_card(
+            session, case, now=now, note={"event": "reply_failed", "actor": reply.agent, "text": error[:500]}
+        )
         await refresh_card(session, case, now=now)
 
 
@@ -280,9 +312,16 @@ class MentionActionJob(_NoSideEffects):
         sink = self.sinks.for_source(mention.source) if mention else None
         if mention is None or sink is None:
             return Skip("mention or network is gone")
-        return _Target(MentionTarget(source=mention.source, mention_id=mention.external_id,
-                                     thread_id=mention.thread_id, author_id=mention.author_id,
-                                     account=mention.account), sink)
+        return _Target(
+            MentionTarget(
+                source=mention.source,
+                mention_id=mention.external_id,
+                thread_id=mention.thread_id,
+                author_id=mention.author_id,
+                account=mention.account,
+            ),
+            sink,
+        )
 
     async def send(self, item: OutboxItem, prepared: _Target) -> str | None:
         if self.action == LIKE:
@@ -294,8 +333,9 @@ class MentionActionJob(_NoSideEffects):
     async def reconcile(self, item: OutboxItem, prepared: _Target) -> str | None:
         return None  # likes and hides are idempotent on the networks
 
-    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Target,
-                       ref: str | None) -> None:
+    async def complete(
+        self, session: AsyncSession, item: OutboxItem, prepared: _Target, ref: str | None
+    ) -> None:
         return None
 
     async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
@@ -310,13 +350,18 @@ class MentionActionJob(_NoSideEffects):
             mention.hidden = not bool(item.payload["hidden"])
         event = "like_failed" if self.action == LIKE else "hide_failed"
         audit.record(session, case_id=case.id, actor="system", action=event, at=now, error=error[:500])
-        touch_card(session, case, now=now, note={"event": event, "actor": item.payload.get("actor"),
-                                                 "text": error[:500]})
+        touch_card(
+            session,
+            case,
+            now=now,
+            note={"event": event, "actor": item.payload.get("actor"), "text": error[:500]},
+        )
         await refresh_card(session, case, now=now)
 
 
-def build_jobs(chat: ChatPort | None, sinks: Sinks, metrics: Metrics,
-               compact_skipped: bool = False) -> dict[str, Job]:
+def build_jobs(
+    chat: ChatPort | None, sinks: Sinks, metrics: Metrics, compact_skipped: bool = False
+) -> dict[str, Job]:
     """The job for each outbox kind."""
     return {
         CARD_POST: CardPostJob(chat, sinks, metrics, compact_skipped),

@@ -1,17 +1,20 @@
 """Intent from the cues of intent.yaml, the threat verdict and the sentiment; first rule that fits wins.
 
-threat/abuse > misinformation > spam/chit-chat > suggestion > complaint vs question > compliment > other.
+threat/abuse > misinformation > spam > suggestion > chit-chat > complaint vs question > compliment > other.
 The evidence starts with the rule that decided ("rule: complaint") followed by the cues it used.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 from bot.triage.lexicon import Hit
 from bot.triage.model import Intent
 
+_CAPS = re.compile(r"\b[A-Z]{3,}\b")
 CLAUSE_START = frozenset({".", "?", "!", ",", ";", ":"})
 NEGATIVE = -0.15
 POSITIVE = 0.15
@@ -23,44 +26,66 @@ def _texts(hits: Sequence[Hit], limit: int = 4) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class QuestionWords:
-    """Single words of intent.yaml's `question` section, looked up only at the starts of clauses."""
+    """intent.yaml's single question words, looked up at the start of each clause."""
 
     openers: frozenset[str]
     verbs: frozenset[str]
     verb_subjects: frozenset[str]
     subjects: frozenset[str]
     nonverbs: frozenset[str]
+    exclamations: frozenset[str]
+    """Two-word openings that exclaim rather than ask ("wat een", "what a")."""
+    prepositions: frozenset[str]
+    crowd: frozenset[str]
+    """Words that ask the crowd rather than us ("iemand", "anyone")."""
+    address: frozenset[str]
+    """Words that address us ("jullie", "you", "webcare")."""
+    first_person: frozenset[str]
+    """Words of a customer's own case ("mijn", "ik", "my")."""
 
 
-def _clause_openers(toks: Sequence[str], hits: Mapping[str, list[Hit]], words: QuestionWords) -> list[str]:
+def _clause_starts(toks: Sequence[str]) -> list[int]:
+    """Where the clauses of a text begin: at the start and after punctuation."""
+    if not toks:
+        return []
+    return [0, *(i + 1 for i in compress(range(len(toks) - 1), map(CLAUSE_START.__contains__, toks)))]
+
+
+def _clause_openers(toks: Sequence[str], starts: Sequence[int], words: QuestionWords) -> list[str]:
     """Question words, or verbs with a subject after them, that open a clause ("Hoe", "Kan ik", "Do you"),
-    not inside an exclamation ("Wat een ...")."""
-    blocked = hits.get("q.not") or ()
+    not an exclamation ("Wat een ...")."""
     out = []
     n = len(toks)
-    for i in range(n):
-        if i and toks[i - 1] not in CLAUSE_START:
-            continue
-        tok = toks[i]
-        if tok in words.openers or (tok in words.verbs and i + 1 < n and toks[i + 1] in words.verb_subjects):
-            if not any(b[0] <= i < b[1] for b in blocked):
-                out.append(tok if tok in words.openers else f"{tok} {toks[i + 1]}")
+    for i in starts:
+        first = toks[i]
+        if first in words.prepositions and i + 1 < n and toks[i + 1] in words.openers:
+            i, first = i + 1, toks[i + 1]  # "Vanaf welke", "Tot wanneer"
+        second = toks[i + 1] if i + 1 < n else ""
+        if first in words.openers:
+            if f"{first} {second}" not in words.exclamations:
+                out.append(first)
+        elif first in words.verbs and second in words.verb_subjects:
+            out.append(f"{first} {second}")
     return out
 
 
-def _inversion(toks: Sequence[str], hits: Mapping[str, list[Hit]], words: QuestionWords) -> str | None:
+def _inversion(
+    toks: Sequence[str], starts: Sequence[int], hits: Mapping[str, list[Hit]], words: QuestionWords
+) -> str | None:
     """Dutch verb-first questions: "Bezorgen jullie ...", "ontvang ik ..." (a clause opens with a word
     that is no conjunction, greeting or sentiment word, and a subject follows it)."""
-    sentiment_words = {h[0] for h in hits.get("s.word") or ()}
-    for i in range(1, len(toks)):
-        if toks[i] not in words.subjects:
+    for i in starts:
+        if i + 1 >= len(toks):
             continue
-        verb = i - 1
-        if verb and toks[verb - 1] not in CLAUSE_START:
-            continue
-        word = toks[verb]
-        if word.isalpha() and len(word) >= 3 and word not in words.nonverbs and verb not in sentiment_words:
-            return f"{word} {toks[i]}"
+        first, second = toks[i], toks[i + 1]
+        if (
+            second in words.subjects
+            and len(first) >= 3
+            and first.isalpha()
+            and first not in words.nonverbs
+            and not any(h[2] == first for h in hits.get("s.word") or ())
+        ):
+            return f"{first} {second}"
     return None
 
 
@@ -72,8 +97,7 @@ def decide(
     mixed: bool,
     threat: Sequence[str],
     abuse: Sequence[str],
-    shouting: bool,
-    emphatic: bool,
+    text: str,
 ) -> tuple[Intent, list[str]]:
     """Return the intent and its evidence."""
     if threat or abuse:
@@ -83,7 +107,8 @@ def decide(
     if "m.verify" not in hits and ("m.claim" in hits or "m.hearsay" in hits):
         claims, hearsay = get("m.claim") or [], get("m.hearsay") or []
         changes = get("m.change") or []
-        if claims or (hearsay and (changes or sentiment <= NEGATIVE)):
+        about_us = not words.address.isdisjoint(toks)
+        if claims or (hearsay and (changes or sentiment <= NEGATIVE or (about_us and "?" not in toks))):
             return Intent.MISINFORMATION, ["rule: misinformation", *_texts([*hearsay, *claims, *changes])]
 
     spam = get("x.spam")
@@ -91,42 +116,75 @@ def decide(
         return Intent.OTHER, ["rule: spam", *_texts(spam)]
     complaint = get("complaint") or ()
     rhetorical = get("q.rhet") or ()
-    strength = len(complaint) + shouting + emphatic + bool(rhetorical)
     negative = sentiment <= NEGATIVE
+    # how strongly it complains (only matters for a negative text): cues, CAPS, "??" or "?!", "waarom"
+    shouting = emphatic = False
+    if negative:
+        shouting = len(_CAPS.findall(text)) >= 2
+        emphatic = "??" in text or "?!" in text or "!?" in text or "!!" in text
+    elif rhetorical:
+        emphatic = "??" in text or "?!" in text or "!?" in text
+    strength = len(complaint) + shouting + emphatic + bool(rhetorical)
+    suggestion = get("suggestion")
+    if suggestion and not (strength and sentiment <= -0.45):  # an angry "you should" is a complaint
+        return Intent.SUGGESTION, ["rule: suggestion", *_texts(suggestion)]
     chitchat = get("x.chitchat")
     if chitchat and not (negative and strength >= 2):
         return Intent.OTHER, ["rule: chit-chat or news", *_texts(chitchat)]
-    suggestion = get("suggestion")
-    if suggestion and not (negative and strength >= 3):
-        return Intent.SUGGESTION, ["rule: suggestion", *_texts(suggestion)]
 
     question = _question(toks, hits, words)
-    if strength and (negative or mixed):
+    if question and "?" not in toks and sentiment <= -0.45:  # "Moet je zien hoe ... 😡": exclaimed, not asked
+        question = []
+    if strength and (negative or mixed or (rhetorical and strength >= 2)):
         if question and strength == 1 and not rhetorical and sentiment > -0.45:
             return Intent.QUESTION, ["rule: question (a problem, asked calmly)", *question]
-        return Intent.COMPLAINT, ["rule: complaint", *_complaint_cues(complaint, rhetorical, shouting, emphatic)]
+        return Intent.COMPLAINT, [
+            "rule: complaint",
+            *_complaint_cues(complaint, rhetorical, shouting, emphatic),
+        ]
     if question:
+        if (
+            not words.crowd.isdisjoint(toks)
+            and words.address.isdisjoint(toks)
+            and not any(cat.startswith("topic:") for cat in hits)
+        ):
+            return Intent.OTHER, ["rule: a question to the crowd, not about us", *question]
         return Intent.QUESTION, ["rule: question", *question]
     if sentiment >= POSITIVE:
-        return Intent.COMPLIMENT, ["rule: compliment (positive)", *_texts(get("compliment") or ())]
+        praise = [h for h in get("s.word") or () if h[3] > 0]
+        return Intent.COMPLIMENT, ["rule: compliment (positive)", *_texts(praise)]
     if negative:
-        return Intent.COMPLAINT, ["rule: complaint (negative)", *_complaint_cues(complaint, rhetorical, shouting, emphatic)]
+        return Intent.COMPLAINT, [
+            "rule: complaint (negative)",
+            *_complaint_cues(complaint, rhetorical, shouting, emphatic),
+        ]
+    topics = [cat[6:] for cat in hits if cat.startswith("topic:")]
+    if topics and not words.first_person.isdisjoint(toks) and "x.chitchat" not in hits:
+        # a customer telling us about their order, delivery or account without a question: a problem
+        return Intent.COMPLAINT, ["rule: complaint (a customer's own case, no other cue)", *topics[:3]]
     return Intent.OTHER, ["rule: other (no cue)"]
 
 
 def _question(toks: Sequence[str], hits: Mapping[str, list[Hit]], words: QuestionWords) -> list[str]:
-    """The question cues: a question mark, question phrases, clause openers, a Dutch verb-first clause."""
-    found = ["?"] if "?" in toks else []
+    """The question cues: a question mark (enough by itself), question phrases, question words or verbs
+    opening a clause, a Dutch verb-first clause."""
     phrases = _texts(hits.get("q.phrase") or (), 3)
-    openers = _clause_openers(toks, hits, words)
+    if "?" in toks:
+        return ["?", *phrases]
+    starts = _clause_starts(toks)
+    openers = _clause_openers(toks, starts, words)
     if phrases or openers:
-        found += list(dict.fromkeys([*phrases, *openers]))[:3]
-    elif not found:
-        inversion = _inversion(toks, hits, words)
-        if inversion:
-            found.append(inversion)
-    return found
+        return list(dict.fromkeys([*phrases, *openers]))[:3]
+    inversion = _inversion(toks, starts, hits, words)
+    return [inversion] if inversion else []
 
 
-def _complaint_cues(complaint: Sequence[Hit], rhetorical: Sequence[Hit], shouting: bool, emphatic: bool) -> list[str]:
-    return [*_texts(complaint), *(["CAPS"] if shouting else []), *(["?!"] if emphatic else []), *_texts(rhetorical, 2)]
+def _complaint_cues(
+    complaint: Sequence[Hit], rhetorical: Sequence[Hit], shouting: bool, emphatic: bool
+) -> list[str]:
+    return [
+        *_texts(complaint),
+        *(["CAPS"] if shouting else []),
+        *(["?!"] if emphatic else []),
+        *_texts(rhetorical, 2),
+    ]

@@ -5,7 +5,7 @@ An entry is a word or a phrase, written as it is spoken. Inside an entry:
 - `...` matches a gap of up to 4 words (`...8`: up to 8) inside one sentence ("weet waar ... woont");
 - `@name` matches any entry of the class `name` from the same file's `classes:` ("vermoord* die @food").
 Entries are folded like texts (lowercase, accents stripped), so "één" and "een" are the same entry.
-Everything is compiled once; matching a text is one pass over its tokens with one cache lookup each.
+Everything is compiled once; matching a text is one pass over its tokens (see Matcher).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from itertools import compress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.triage.normalise import _TOKEN_RE, fold
+from bot.triage.normalise import TOKEN_RE, fold
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: 10x faster
 FILES = ("normalise", "language", "sentiment", "threat", "intent", "topics")
 DEFAULT_GAP = 4
 _GAP_RE = re.compile(r"^(?:\.\.\.|…)(\d*)$")
@@ -48,7 +48,7 @@ def load(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     data: dict[str, dict[str, Any]] = {}
     for name in FILES:
         path = base / f"{name}.yaml"
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
         if not isinstance(content, dict) or "version" not in content:
             raise LexiconError(f"{path}: a mapping with a `version:` key is required")
         data[name] = content
@@ -56,7 +56,8 @@ def load(directory: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def merge(base: dict[str, dict[str, Any]], extra: Mapping[str, Any], where: str = "") -> dict[str, Any]:
-    """Return `base` with `extra` merged over it: lists are extended, mappings updated (recursively).
+    """Return `base` with `extra` merged over it: lists are extended, mappings updated (recursively),
+    an entry's value (a word's weight) replaced.
 
     `extra` has the shape of the data files ({"threat": {"targets": [...]}, ...}); a key the shipped
     files do not have, or a value of another kind, is refused with its dotted name.
@@ -76,9 +77,27 @@ def merge(base: dict[str, dict[str, Any]], extra: Mapping[str, Any], where: str 
             out[key] = merge(current, value, name)
         elif isinstance(current, list) and isinstance(value, list | tuple):
             out[key] = current + [v for v in value if v not in current]
+        elif "." in where and not isinstance(current, dict | list) and not isinstance(value, Mapping | list):
+            out[key] = value  # an entry's value (a word's weight): the organisation's counts
         else:
             raise LexiconError(f"triage lexicon: {name!r} must be a {type(current).__name__}")
     return out
+
+
+def check(data: Any, where: str = "") -> None:
+    """Refuse what YAML turned into something else: `yes`, `no`, `on` and `off` unquoted become
+    booleans, so "no" would silently go missing from a word list."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            name = f"{where}.{key}" if where else str(key)
+            if isinstance(key, bool):
+                raise LexiconError(f"triage lexicon: {where}: a word read as {key}; quote yes/no/on/off")
+            check(value, name)
+    elif isinstance(data, list):
+        for value in data:
+            if isinstance(value, bool) or value is None:
+                raise LexiconError(f"triage lexicon: {where}: {value!r} in a word list; quote yes/no/on/off")
+            check(value, where)
 
 
 def digest(obj: Any) -> str:
@@ -90,6 +109,10 @@ def digest(obj: Any) -> str:
 # --- phrases -------------------------------------------------------------------------------------
 
 
+Class = tuple[frozenset[str], tuple[str, ...], "re.Pattern[str] | None"]
+"""A class: its literal words, its prefixes, and the prefixes as one compiled pattern."""
+
+
 @dataclass(frozen=True, slots=True)
 class Phrase:
     """One compiled entry: where it belongs (`category`), what it carries (`value`), how it matches."""
@@ -99,6 +122,8 @@ class Phrase:
     value: Any
     elements: tuple[Element, ...]
     has_gap: bool
+    needs: str | None
+    """A word after the first two that a text must contain for this phrase to match (a cheap test)."""
 
 
 def split_entry(entry: str, classes: Mapping[str, Class]) -> tuple[Element, ...]:
@@ -116,17 +141,13 @@ def split_entry(entry: str, classes: Mapping[str, Class]) -> tuple[Element, ...]
         elif piece.endswith("*") and len(piece) > 1:
             elements.append((PRE, fold(piece[:-1])))
         else:
-            for tok in _TOKEN_RE.findall(fold(piece)):
+            for tok in TOKEN_RE.findall(fold(piece)):
                 if tok[0] in "?!." and len(tok) > 1:
                     tok = "?" if "?" in tok else ("!" if "!" in tok else ".")
                 elements.append((LIT, tok))
     if not elements or elements[0][0] == GAP or elements[-1][0] == GAP:
         raise LexiconError(f"entry {entry!r}: empty, or starts or ends with a gap")
     return tuple(elements)
-
-
-Class = tuple[frozenset[str], tuple[str, ...], "re.Pattern[str] | None"]
-"""A class: its literal words, its prefixes, and the prefixes as one compiled pattern."""
 
 
 def compile_classes(raw: Mapping[str, Iterable[str]] | None) -> dict[str, Class]:
@@ -179,10 +200,11 @@ def _match_from(elements: tuple[Element, ...], k: int, toks: list[str], i: int) 
 Hit = tuple[int, int, str, Any]
 """(start, end, matched words, value)."""
 
-_Entry = tuple[tuple[tuple[str, Any], ...], tuple[Phrase, ...], bool]
-"""Per token: (category, value) of the one-word phrases it matches, longer phrases it may open (not in the bigram index), and
-whether it opens any phrase of the bigram index."""
+_Entry = tuple[tuple[tuple[str, Any], ...], tuple[Phrase, ...]]
+"""Per token: (category, value) of the one-word phrases it matches, and the longer phrases it may open
+that are not in the bigram index."""
 _EMPTY: tuple[()] = ()  # falsy, so a scan can skip such tokens in C
+_NOTHING: _Entry = ((), ())
 
 
 def _first_words(el: Element) -> tuple[list[str], list[str]]:
@@ -199,20 +221,23 @@ def _first_words(el: Element) -> tuple[list[str], list[str]]:
 class Matcher:
     """All phrases of all categories, indexed so that a text is matched in one pass.
 
-    One-word phrases are looked up per token; phrases whose first two elements are plain words are
-    found through a (word, next word) index, so a phrase is only tried where its first two words
-    already stand; the rest (a prefix or a class first, a gap second) are tried where their first
-    element matches. What a token matches is cached per token.
+    One-word phrases are looked up per token; phrases whose first two elements are words (or words of
+    a class) are found through a (word, next word) index, so a phrase is only tried where its first
+    two words already stand; the rest (a prefix first, a gap or a prefix second) are tried where their
+    first element matches, after a cheap test of the second and of a later word (`Phrase.needs`).
+    What a token matches is cached per token.
     """
 
     _single: dict[str, list[Phrase]] = field(default_factory=dict)
     _single_prefix: dict[str, list[Phrase]] = field(default_factory=dict)
     _bigram: dict[tuple[str, str], list[Phrase]] = field(default_factory=dict)
-    _leads: set[str] = field(default_factory=set)
     _other: dict[str, list[Phrase]] = field(default_factory=dict)
     _other_prefix: dict[str, list[Phrase]] = field(default_factory=dict)
     _prefix_lengths: tuple[int, ...] = ()
     _cache: dict[str, _Entry | tuple[()]] = field(default_factory=dict)
+    _added: set[tuple[str, tuple[Element, ...]]] = field(default_factory=set)
+    overlapping: frozenset[str] = frozenset()
+    """Categories whose matches may overlap (idioms that mask: "slaat in als" and "als een bom")."""
     words: set[str] = field(default_factory=set)
     """Every literal word of every entry (the normaliser repairs spellings towards these)."""
     stems: set[str] = field(default_factory=set)
@@ -220,7 +245,11 @@ class Matcher:
     def add(self, category: str, entry: str, value: Any, classes: Mapping[str, Any]) -> None:
         """Compile `entry` into `category` with `value`."""
         elements = split_entry(entry, classes)
-        phrase = Phrase(category, entry, value, elements, any(e[0] == GAP for e in elements))
+        if (category, elements) in self._added:
+            return  # listed twice (or merged in twice): the first one counts
+        self._added.add((category, elements))
+        needs = next((v for kind, v in reversed(elements[2:]) if kind == LIT), None)
+        phrase = Phrase(category, entry, value, elements, any(e[0] == GAP for e in elements), needs)
         for el in elements:
             if el[0] != GAP:
                 lits, pres = _first_words(el)
@@ -232,10 +261,18 @@ class Matcher:
                 self._single.setdefault(lit, []).append(phrase)
             for pre in pres:
                 self._single_prefix.setdefault(pre, []).append(phrase)
-        elif elements[0][0] != PRE and elements[1][0] == LIT and not pres:
+        elif elements[0][0] != PRE and elements[1][0] in (LIT, CLS) and not pres:
+            seconds, second_pres = _first_words(elements[1])
             for lit in lits:
-                self._bigram.setdefault((lit, elements[1][1]), []).append(phrase)
-                self._leads.add(lit)
+                for second in seconds:
+                    self._bigram.setdefault((lit, second), []).append(phrase)
+            if second_pres:  # the class's prefixes are tried the slow way, its words through the index
+                kind, (_, prefixes, pattern) = elements[1]
+                rest = replace(
+                    phrase, elements=(elements[0], (kind, (frozenset(), prefixes, pattern)), *elements[2:])
+                )
+                for lit in lits:
+                    self._other.setdefault(lit, []).append(rest)
         else:
             for lit in lits:
                 self._other.setdefault(lit, []).append(phrase)
@@ -261,49 +298,78 @@ class Matcher:
         firsts: dict[str, Any] = {}
         for ph in single:  # one word matches a category once; the first entry's value counts
             firsts.setdefault(ph.category, ph.value)
-        leads = tok in self._leads
-        entry: _Entry | tuple[()] = (tuple(firsts.items()), tuple(other), leads) if firsts or other or leads else _EMPTY
-        if len(self._cache) >= 200_000:
-            self._cache.clear()
-        self._cache[tok] = entry
+        entry: _Entry | tuple[()] = (tuple(firsts.items()), tuple(other)) if firsts or other else _EMPTY
+        if len(tok) <= 64:  # a long run of letters is no word worth remembering
+            if len(self._cache) >= 200_000:
+                self._cache.clear()
+            self._cache[tok] = entry
         return entry
 
     def scan(self, toks: list[str]) -> dict[str, list[Hit]]:
-        """All hits per category: at each position the longest match; matches of a category never overlap."""
+        """All hits per category: at each position the longest match; matches of a category do not overlap
+        (a phrase hides the words inside it), except in the `overlapping` categories."""
         hits: defaultdict[str, list[Hit]] = defaultdict(list)
         free: dict[str, int] = {}  # category -> end of its last phrase of two or more words
-        bigram, n = self._bigram, len(toks)
+        present: set[str] | None = None  # the text's words, for Phrase.needs (made when first needed)
+        n = len(toks)
         entries = list(map(self._cache.get, toks))
         if None in entries:
-            entries = [e if e is not None else self._entry(t) for t, e in zip(toks, entries)]
-        for i in compress(range(n), entries):  # only the tokens that match something
-            tok, entry = toks[i], entries[i]
-            single, other, leads = entry  # type: ignore[misc]
-            group = bigram.get((tok, toks[i + 1])) if leads and i + 1 < n else None
+            entries = [e if e is not None else self._entry(t) for t, e in zip(toks, entries, strict=True)]
+        # the phrases whose first two words stand at each position
+        groups = list(map(self._bigram.get, zip(toks, toks[1:], strict=False)))
+        groups.append(None)
+        for i, entry, group in zip(range(n), entries, groups, strict=False):  # groups: one extra None
+            if not entry and group is None:
+                continue  # most words: nothing starts here (both lookups above ran in C)
+            single, other = entry or _NOTHING
             if group or other:
                 taken: dict[str, tuple[int, Phrase]] = {}
                 for ph in group or ():  # the first two words already match
                     cat = ph.category
                     if free.get(cat, 0) <= i:
-                        end = i + 2 if len(ph.elements) == 2 else _match_from(ph.elements, 2, toks, i + 2)
+                        if len(ph.elements) == 2:
+                            end = i + 2
+                        else:
+                            if present is None:
+                                present = set(toks)
+                            if ph.needs is not None and ph.needs not in present:
+                                continue
+                            end = _match_from(ph.elements, 2, toks, i + 2)
                         if end >= 0 and (cat not in taken or end > taken[cat][0]):
                             taken[cat] = (end, ph)
+                nxt = toks[i + 1] if i + 1 < n else ""
                 for ph in other:
                     cat = ph.category
-                    if free.get(cat, 0) <= i:
-                        end = _match_from(ph.elements, 1, toks, i + 1)
-                        if end >= 0 and (cat not in taken or end > taken[cat][0]):
-                            taken[cat] = (end, ph)
+                    if free.get(cat, 0) > i:
+                        continue
+                    kind, val = ph.elements[1]  # check the second element here: most tries end there
+                    if kind == LIT:
+                        if nxt != val:
+                            continue
+                    elif kind == PRE:
+                        if not nxt.startswith(val):
+                            continue
+                    elif kind == CLS and nxt not in val[0] and (val[2] is None or val[2].match(nxt) is None):
+                        continue
+                    if ph.needs is not None:
+                        if present is None:
+                            present = set(toks)
+                        if ph.needs not in present:
+                            continue
+                    end = _match_from(ph.elements, 1, toks, i + 1)
+                    if end >= 0 and (cat not in taken or end > taken[cat][0]):
+                        taken[cat] = (end, ph)
                 for cat, (end, ph) in taken.items():
                     hits[cat].append((i, end, _quote(ph, toks, i, end), ph.value))
-                    free[cat] = end
+                    if cat not in self.overlapping:
+                        free[cat] = end
             if free:
                 for cat, value in single:
                     if free.get(cat, 0) <= i:
-                        hits[cat].append((i, i + 1, tok, value))
+                        hits[cat].append((i, i + 1, toks[i], value))
             else:
                 for cat, value in single:
-                    hits[cat].append((i, i + 1, tok, value))
+                    hits[cat].append((i, i + 1, toks[i], value))
         return hits
 
 

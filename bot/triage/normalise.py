@@ -20,22 +20,55 @@ _EMOJI_CLASS = (
     "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2300-\u23ff\u2190-\u21ff\u3297\u3299\u00a9\u00ae"
 )
 _INVISIBLE_RE = re.compile("[\ufe0e\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff]")
-_NON_ASCII = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "ı": "i", "ł": "l", "ø": "o", "æ": "ae",
-                            "ß": "ss", "đ": "d", "œ": "oe", "ð": "d"})
-_TOKEN_RE = re.compile(
+_NON_ASCII = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u00b4": "'",
+        "ı": "i",
+        "ł": "l",
+        "ø": "o",
+        "æ": "ae",
+        "ß": "ss",
+        "đ": "d",
+        "œ": "oe",
+        "ð": "d",
+    }
+)
+TOKEN_RE = re.compile(
     r"[a-z0-9]+(?:[*'@$][a-z0-9]+)*"  # words, incl. don't, m'n, f*ck, sh@t
     r"|'[a-z]\b"  # 't, 'k, 's
     r"|[:;=]-?[()dp/|]|<3"  # emoticons (URLs are gone before this runs)
-    r"|[?!.]+|[,;]"  # sentence and clause punctuation
+    r"|[?!.]+|[,;:]"  # sentence and clause punctuation
     rf"|[{_EMOJI_CLASS}]"  # one emoji per token
 )
 _RUN_RE = re.compile(r"([a-z])\1{2,}")
-_EMOTICONS = {":)": "🙂", ":-)": "🙂", "=)": "🙂", ";)": "😉", ";-)": "😉", ":d": "😀", ":-d": "😀",
-              ":(": "🙁", ":-(": "🙁", "=(": "🙁", ":/": "😕", ":-/": "😕", ":|": "😐", ":p": "😛",
-              "<3": "❤"}
-_PUNCT = {"?", "!", ".", ",", ";"}
+_SCARE_RE = re.compile(r"""^['"\u2018\u201c][a-z]+['"\u2019\u201d][.,!?]*$""")
+SCARE_QUOTE = "scarequote"
+"""The token put before a single word in quotes ('delivered', "service"): the lexicons treat it as a cue."""
+_EMOTICONS = {
+    ":)": "🙂",
+    ":-)": "🙂",
+    "=)": "🙂",
+    ";)": "😉",
+    ";-)": "😉",
+    ":d": "😀",
+    ":-d": "😀",
+    ":(": "🙁",
+    ":-(": "🙁",
+    "=(": "🙁",
+    ":/": "😕",
+    ":-/": "😕",
+    ":|": "😐",
+    ":p": "😛",
+    "<3": "❤",
+}
+_PUNCT = {"?", "!", ".", ",", ";", ":"}
 
 MAX_CACHE = 200_000
+"""Entries per cache (spellings, chunks): cleared when full, so memory stays bounded in a long run."""
+MAX_CACHED_CHUNK = 64
+"""Longer pieces of text (a pasted URL, a line of garbage) are tokenised every time, not cached."""
 
 
 def _fold(text: str) -> str:
@@ -61,47 +94,50 @@ class Normaliser:
         self._typos = {k: " ".join(str(v).split()) for k, v in typos.items()}
         self._words: dict[str, str] = {}
         self._chunks: dict[str, str] = {}
-        self._shouted: set[str] = set()  # chunks written in capitals (a subset of the cached chunks)
 
-    def tokens(self, text: str) -> tuple[list[str], int]:
-        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens) and the
-        number of words written in capitals (three letters or more: shouting)."""
+    def tokens(self, text: str) -> list[str]:
+        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens)."""
         chunks = text.split()
-        parts = list(map(self._chunks.get, chunks))
-        if None in parts:
-            parts = [part if part is not None else self._chunk(chunk) for chunk, part in zip(chunks, parts)]
-        return " ".join(parts).split(), sum(map(self._shouted.__contains__, chunks))
+        known = list(map(self._chunks.get, chunks))
+        parts: list[str] = (
+            [
+                part if part is not None else self._chunk(chunk)
+                for chunk, part in zip(chunks, known, strict=True)
+            ]
+            if None in known
+            else known  # type: ignore[assignment]  # no None in it
+        )
+        return " ".join(parts).split()
 
     def _chunk(self, chunk: str) -> str:
         """Tokens of one whitespace-separated piece of text, joined by spaces (cached, except links and
-        handles)."""
+        long pieces)."""
+        if chunk.startswith(("http://", "https://", "www.")) and "@" not in chunk:
+            return "httpurl"  # a link on its own: nearly always a new one, not worth a cache entry
         piece = _fold(chunk)
         if not piece.isascii():
             piece = _INVISIBLE_RE.sub("", piece)
-        volatile = False  # links and handles are rarely seen twice: not worth a cache entry
+        volatile = False
         if "http" in piece or "www." in piece:
             piece, n = _URL_RE.subn(" httpurl ", piece)
             volatile = n > 0
         if "@" in piece:
-            piece, n = _HANDLE_RE.subn(" ", piece)
-            volatile = volatile or n > 0
-        out: list[str] = []
-        for raw in _TOKEN_RE.findall(piece):
+            piece = _HANDLE_RE.sub(" ", piece)  # handles: "@webcare" comes back often, so it is cached
+        out: list[str] = [SCARE_QUOTE] if _SCARE_RE.match(piece) else []
+        for raw in TOKEN_RE.findall(piece):
             word = self._words.get(raw)
             if word is None:
                 word = self._repair(raw)
-                if len(self._words) >= MAX_CACHE:
-                    self._words.clear()
-                self._words[raw] = word
+                if len(raw) <= MAX_CACHED_CHUNK:
+                    if len(self._words) >= MAX_CACHE:
+                        self._words.clear()
+                    self._words[raw] = word
             out.append(word)
         tokens = " ".join(out)
-        if not volatile:
+        if not volatile and len(chunk) <= MAX_CACHED_CHUNK:
             if len(self._chunks) >= MAX_CACHE:
                 self._chunks.clear()
-                self._shouted.clear()
             self._chunks[chunk] = tokens
-            if len(chunk) >= 3 and chunk.isupper() and sum(map(str.isalpha, chunk)) >= 3:
-                self._shouted.add(chunk)
         return tokens
 
     def _repair(self, tok: str) -> str:

@@ -2,62 +2,111 @@
 
     clf = RuleClassifier(topics={"levering": ["pakket*", "bezorg*"]},
                          extra={"threat": {"targets": ["conducteur"]}})
-    clf.classify("Ik weet waar die conducteur woont").threat   # True
+    clf.classify("Ik neem een knuppel mee voor die conducteur").threat_evidence
+    # ('violence near target: knuppel + conducteur',)
 
 Everything is compiled once in the constructor; `classify` is pure CPU (one pass over the tokens
-plus a few small rules) and safe to call from many threads. An organisation's `topics` and `extra`
-words are merged over the shipped lexicons and change `version`.
+plus a few small rules). An organisation's `topics` and `extra` words (same shape as the data files:
+{"threat": {"targets": [...]}, "sentiment": {"words": {"vertraging": -0.5}}}) are merged over the
+shipped lexicons and change `version`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from bot.triage import intent as intent_rules
 from bot.triage import sentiment as sentiment_rules
 from bot.triage import threat as threat_rules
-from bot.triage.lexicon import LexiconError, Matcher, compile_classes, digest, load, merge
+from bot.triage.language import LanguageScorer
+from bot.triage.lexicon import Class, LexiconError, Matcher, check, compile_classes, digest, load, merge
 from bot.triage.model import Classification, Intent
 from bot.triage.normalise import Normaliser, fold
 
-CODE_VERSION = "1"
-_THREAT, _MISINFORMATION, _OTHER = Intent.THREAT, Intent.MISINFORMATION, Intent.OTHER
-LANGUAGES = ("nl", "en")
+CODE_VERSION = "2"
+"""The version of the rules in code; each data file carries its own."""
+
+_THREAT, _MISINFORMATION, _COMPLAINT = Intent.THREAT, Intent.MISINFORMATION, Intent.COMPLAINT
+_QUESTION, _OTHER = Intent.QUESTION, Intent.OTHER
 _SENTENCE_END = frozenset({".", "?", "!"})
+_FIELDS = frozenset(f.name for f in fields(Classification))
+_BUILT = frozenset(
+    {
+        "language",
+        "intent",
+        "sentiment",
+        "threat",
+        "topics",
+        "language_evidence",
+        "intent_evidence",
+        "sentiment_evidence",
+        "threat_evidence",
+        "topic_evidence",
+    }
+)
+_PLAIN = (
+    _FIELDS == _BUILT
+    and not hasattr(Classification, "__slots__")
+    and not hasattr(Classification, "__post_init__")
+)
+"""Whether a Classification is a plain frozen dataclass with the fields we fill (else its __init__ runs)."""
 
 
-_FIELDS = tuple(f.name for f in fields(Classification))
-_PLAIN = not hasattr(Classification, "__slots__") and not hasattr(Classification, "__post_init__")
-
-
-def _classification(*values: Any) -> Classification:
-    """Classification(*values), without the frozen dataclass's ten object.__setattr__ calls (a tenth of
-    a classification's time): the same object, built the way its own __init__ would build it."""
+def _classification(**values: Any) -> Classification:
+    """Classification(**values) without the frozen dataclass's ten object.__setattr__ calls (a tenth of
+    a classification's time): the same object, filled the way its own __init__ fills it."""
     if not _PLAIN:
-        return Classification(**dict(zip(_FIELDS, values, strict=True)))
+        return Classification(**values)
     obj = object.__new__(Classification)
-    obj.__dict__.update(zip(_FIELDS, values))
+    obj.__dict__.update(values)
     return obj
 
 
 def _listed(data: Mapping[str, Any], *keys: str) -> list[str]:
-    """A list entry of the lexicon data (empty when absent); anything else is an error with its name."""
+    """A list in the lexicon data; a missing or other value is an error naming the key."""
     node: Any = data
     for key in keys:
         node = node.get(key) if isinstance(node, Mapping) else None
     if node is None:
-        return []
+        raise LexiconError(f"triage lexicon: {'.'.join(keys)} is missing")
     if not isinstance(node, list):
         raise LexiconError(f"triage lexicon: {'.'.join(keys)} must be a list")
     return [str(v) for v in node]
 
 
+_THREAT_SECTIONS = (
+    ("strong", "t.strong"),
+    ("weak", "t.weak"),
+    ("weapons", "t.weapon"),
+    ("fire", "t.fire"),
+    ("veiled", "t.veiled"),
+    ("someone_should", "t.someone"),
+    ("harm", "t.harm"),
+    ("abuse", "t.abuse"),
+    ("not_threats", "t.not"),
+)
+_CONTEXT_SECTIONS = (("targets", "t.target"), ("places", "t.place"), ("conditional", "t.cond"))
+_INTENT_SECTIONS = (
+    (("question", "rhetorical"), "q.rhet"),
+    (("question", "phrases"), "q.phrase"),
+    (("misinformation", "hearsay"), "m.hearsay"),
+    (("misinformation", "claims"), "m.claim"),
+    (("misinformation", "changes"), "m.change"),
+    (("misinformation", "verify"), "m.verify"),
+    (("misinformation", "pass_on"), "m.pass"),
+    (("complaint",), "complaint"),
+    (("suggestion",), "suggestion"),
+    (("spam",), "x.spam"),
+    (("chitchat",), "x.chitchat"),
+)
+_QUESTION_WORDS = ("openers", "verbs", "verb_subjects", "subjects", "nonverbs", "not", "prepositions")
+
+
 class RuleClassifier:
-    """Classifies mentions with the lexicons in bot/triage/lexicons (see each file's header)."""
+    """Classifies mentions with the lexicons in bot/triage/lexicons (each file's header says how)."""
 
     version: str
 
@@ -73,126 +122,110 @@ class RuleClassifier:
             data = merge(data, {"topics": {"topics": {str(k): list(v) for k, v in topics.items()}}})
         if extra:
             data = merge(data, extra)
+        check(data)
         parts = [f"rules/{CODE_VERSION}"] + [f"{name}/{content['version']}" for name, content in data.items()]
         if topics or extra:
             parts.append(f"org/{digest({'topics': topics or {}, 'extra': extra or {}})}")
         self.version = ";".join(parts)
-        self._compile(data)
 
-    # --- compilation ---------------------------------------------------------------------------
-
-    def _compile(self, data: Mapping[str, Mapping[str, Any]]) -> None:
-        m = Matcher()
-        sent, threat, intent = data["sentiment"], data["threat"], data["intent"]
+        sentiment, threat, intent = data["sentiment"], data["threat"], data["intent"]
+        self._matcher = matcher = Matcher(overlapping=frozenset({"t.not"}))
+        self._add_sentiment(sentiment)
         classes = compile_classes(threat.get("classes"))
-
-        def add_all(category: str, entries: Sequence[str], cls: Mapping[str, Any] | None = None) -> None:
-            for entry in entries:
-                m.add(category, entry, None, cls or {})
-
-        for entry, weight in (sent.get("words") or {}).items():
-            m.add("s.word", str(entry), float(weight), {})
-        for entry, factor in (sent.get("intensifiers") or {}).items():
-            m.add("s.int", str(entry), float(factor), {})
-        add_all("s.neg", _listed(sent, "negators"))
-        add_all("s.contrast", _listed(sent, "contrast"))
-        add_all("s.rep", _listed(sent, "sarcasm", "repetition"))
-        add_all("s.irony", _listed(sent, "sarcasm", "irony"))
-        add_all("s.mixed", _listed(sent, "mixed"))
-
-        for section, category in (("strong", "t.strong"), ("weak", "t.weak"), ("weapons", "t.weapon"),
-                                  ("fire", "t.fire"), ("veiled", "t.veiled"), ("someone_should", "t.someone"),
-                                  ("harm", "t.harm"), ("abuse", "t.abuse"), ("not_threats", "t.not")):
-            add_all(category, _listed(threat, section), cls=classes)
-        # Targets, places and conditions only matter next to a violent word: matched only then.
-        context = Matcher()
-        for section, category in (("targets", "t.target"), ("places", "t.place"), ("conditional", "t.cond")):
+        self._add(_THREAT_SECTIONS, threat, classes)
+        # Targets, places and conditions only matter next to a violent word: they are matched only then.
+        self._threat_context = context = Matcher()
+        for section, category in _CONTEXT_SECTIONS:
             for entry in _listed(threat, section):
                 context.add(category, entry, None, classes)
-        self._threat_context = context
         self._threat_window = int(threat.get("window", 6))
+        for keys, category in _INTENT_SECTIONS:
+            for entry in _listed(intent, *keys):
+                matcher.add(category, entry, None, {})
+        self._question_words = self._question(intent)
+        self._topic_names: dict[str, str] = {}
+        for name, entries in (data["topics"].get("topics") or {}).items():
+            self._topic_names[f"topic:{name}"] = str(name)
+            for entry in entries:
+                matcher.add(f"topic:{name}", str(entry), None, {})
+        self._topic_categories = frozenset(self._topic_names)
 
-        for section, category in (("rhetorical", "q.rhet"), ("phrases", "q.phrase"), ("not", "q.not")):
-            add_all(category, _listed(intent, "question", section))
-        self._question_words = intent_rules.QuestionWords(
-            *(frozenset(map(fold, _listed(intent, "question", section)))
-              for section in ("openers", "verbs", "verb_subjects", "subjects", "nonverbs"))
-        )
-        for section, category in (("hearsay", "m.hearsay"), ("claims", "m.claim"), ("changes", "m.change"),
-                                  ("verify", "m.verify"), ("pass_on", "m.pass")):
-            add_all(category, _listed(intent, "misinformation", section))
-        for section, category in (("complaint", "complaint"), ("suggestion", "suggestion"),
-                                  ("compliment", "compliment"), ("spam", "x.spam"), ("chitchat", "x.chitchat")):
-            add_all(category, _listed(intent, section))
-
-        topic_map = data["topics"].get("topics") or {}
-        self._topic_categories: dict[str, str] = {}
-        for name, entries in topic_map.items():
-            category = f"topic:{name}"
-            self._topic_categories[category] = str(name)
-            add_all(category, [str(e) for e in entries])
-
-        weights: dict[str, dict[str, float]] = {}  # word -> language -> weight
-        self._flemish: set[str] = set()
-        lang = data["language"]
-        for code, key in (("nl", "nl"), ("nl", "flemish"), ("en", "en")):
-            for weight, words in (lang.get(key) or {}).items():
-                for word in map(fold, map(str, words)):
-                    per = weights.setdefault(word, {})
-                    per[code] = max(per.get(code, 0.0), float(weight))
-                    if key == "flemish":
-                        self._flemish.add(word)
-        for code, words in (lang.get("other") or {}).items():
-            for word in map(fold, map(str, words)):
-                weights.setdefault(word, {})[str(code)] = 1.0
-        self._topic_set = frozenset(self._topic_categories)
-        self._nl = {word: per["nl"] for word, per in weights.items() if per.get("nl")}
-        self._en = {word: per["en"] for word, per in weights.items() if per.get("en")}
-        self._other_by_lang = {
-            word: tuple((c, w) for c, w in per.items() if c not in LANGUAGES)
-            for word, per in weights.items()
-            if any(c not in LANGUAGES for c in per)
-        }
-        self._other_words: dict[str, frozenset[str]] = {
-            str(code): frozenset(map(fold, map(str, words))) for code, words in (lang.get("other") or {}).items()
-        }
-        # per word: nl weight, en weight, the best other language's weight (so a text's sum of the third
-        # is an upper bound of any one other language; which one is worked out only when it wins)
-        self._lang = {
-            word: (self._nl.get(word, 0.0), self._en.get(word, 0.0), max((w for _, w in ws), default=0.0))
-            for word in weights
-            for ws in [self._other_by_lang.get(word, ())]
-        }
-
-        norm = data["normalise"]
+        self._language = LanguageScorer(data["language"])
         q = self._question_words
-        known_words = m.words | context.words | set(weights) | q.openers | q.verbs | q.verb_subjects | q.subjects
-        self._matcher = m
+        known = (
+            matcher.words
+            | context.words
+            | self._language.vocabulary
+            | q.openers
+            | q.verbs
+            | q.verb_subjects
+            | q.subjects
+        )
+        norm = data["normalise"]
         self._norm = Normaliser(
-            lambda tok: tok in known_words or m.known(tok) or context.known(tok),
+            lambda tok: tok in known or matcher.known(tok) or context.known(tok),
             norm.get("leet") or {},
             norm.get("typos") or {},
         )
-        self._sentiment = sentiment_rules.SentimentRules.from_data(sent)
+        self._sentiment = sentiment_rules.SentimentRules.from_data(sentiment)
+
+    def _add(
+        self, sections: Sequence[tuple[str, str]], data: Mapping[str, Any], classes: Mapping[str, Class]
+    ) -> None:
+        for section, category in sections:
+            for entry in _listed(data, section):
+                self._matcher.add(category, entry, None, classes)
+
+    def _add_sentiment(self, data: Mapping[str, Any]) -> None:
+        for key, category in (
+            ("words", "s.word"),
+            ("words_en", "s.en"),
+            ("words_nl", "s.nl"),
+            ("intensifiers", "s.int"),
+        ):
+            for entry, value in (data.get(key) or {}).items():
+                self._matcher.add(category, str(entry), float(value), {})
+        for keys, category in (
+            (("negators",), "s.neg"),
+            (("contrast",), "s.contrast"),
+            (("sarcasm", "anywhere"), "s.rep"),
+            (("sarcasm", "adjacent"), "s.irony"),
+            (("mixed",), "s.mixed"),
+        ):
+            for entry in _listed(data, *keys):
+                self._matcher.add(category, entry, None, {})
+
+    @staticmethod
+    def _question(intent: Mapping[str, Any]) -> intent_rules.QuestionWords:
+        words = {s: frozenset(fold(w) for w in _listed(intent, "question", s)) for s in _QUESTION_WORDS}
+        return intent_rules.QuestionWords(
+            **{("exclamations" if s == "not" else s): w for s, w in words.items()},
+            crowd=frozenset(fold(w) for w in _listed(intent, "crowd")),
+            address=frozenset(fold(w) for w in _listed(intent, "address")),
+            first_person=frozenset(fold(w) for w in _listed(intent, "first_person")),
+        )
 
     # --- classification ------------------------------------------------------------------------
 
     def classify(self, text: str, *, lang_hint: str | None = None) -> Classification:
         """Label one text; every label carries the words that caused it."""
         text = text or ""
-        toks, shouted = self._norm.tokens(text)
+        toks = self._norm.tokens(text)
         if toks and toks[-1] not in _SENTENCE_END:
             toks.append(".")  # so "... or else" at the very end still ends a sentence
         hits = self._matcher.scan(toks)
-        language, language_ev = self._language(toks, lang_hint)
+        language, language_ev = self._language.detect(toks, lang_hint)
 
-        sentiment, sentiment_ev, mixed = sentiment_rules.score(toks, hits, self._sentiment, text.count("!"))
-        threat_ev, abuse_ev = threat_rules.detect(
-            toks, hits, self._threat_context, self._threat_window, praise=sentiment > 0.3
+        sentiment, sentiment_ev, mixed = sentiment_rules.score(
+            toks, hits, self._sentiment, text.count("!"), language
         )
-        emphatic = "??" in text or "?!" in text or "!?" in text or "!!" in text
+        # praise in words ("the bomb", "lekker"), not the emoji themselves, makes 🔥 and 💣 compliments
+        praise = sentiment > 0.15 and any(h[3] >= 0.3 and h[2].isascii() for h in hits.get("s.word") or ())
+        threat_ev, abuse_ev = threat_rules.detect(
+            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en"
+        )
         intent, intent_ev = intent_rules.decide(
-            toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, shouted >= 2, emphatic
+            toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, text
         )
 
         if intent is _THREAT and sentiment > -0.6:
@@ -201,41 +234,27 @@ class RuleClassifier:
             sentiment, sentiment_ev = -0.3, ["a false claim about us", *sentiment_ev]
         elif intent is _OTHER and "x.spam" in hits:
             sentiment, sentiment_ev = 0.0, ["spam"]
+        elif intent is _COMPLAINT and not mixed and sentiment > -0.15:
+            sentiment, sentiment_ev = -0.3, ["a complaint", *sentiment_ev]
+        elif intent is _QUESTION and (
+            -0.35 < sentiment < 0 or (sentiment < 0 and not any(h[3] < 0 for h in hits.get("s.word") or ()))
+        ):  # problem words in a question asked calmly carry no feeling ("hoe krijg ik mijn geld terug?")
+            sentiment, sentiment_ev = 0.0, ["a question, asked calmly", *sentiment_ev]
 
         topics: dict[str, tuple[str, ...]] = {}
-        found = self._topic_set.intersection(hits)
+        found = self._topic_categories.intersection(hits)
         for category in sorted(found) if len(found) > 1 else found:
-            topics[self._topic_categories[category]] = tuple(dict.fromkeys(h[2] for h in hits[category]))[:5]
+            topics[self._topic_names[category]] = tuple(dict.fromkeys(h[2] for h in hits[category]))[:5]
 
         return _classification(
-            language, intent, round(sentiment, 3), bool(threat_ev), tuple(topics), tuple(language_ev),
-            tuple(intent_ev), tuple(sentiment_ev), tuple(threat_ev), topics,
+            language=language,
+            intent=intent,
+            sentiment=round(sentiment, 3),
+            threat=bool(threat_ev),
+            topics=tuple(topics),
+            language_evidence=tuple(language_ev),
+            intent_evidence=tuple(intent_ev),
+            sentiment_evidence=tuple(sentiment_ev),
+            threat_evidence=tuple(threat_ev),
+            topic_evidence=topics,
         )
-
-    def _language(self, toks: Sequence[str], hint: str | None) -> tuple[str, list[str]]:
-        """nl, en or other by function-word scores; the hint breaks ties (and decides when nothing scores)."""
-        lang = self._lang
-        words = list(filter(lang.__contains__, toks))
-        hint_code = hint.strip().lower()[:2] if hint else ""
-        if not words:
-            if hint_code in LANGUAGES:
-                return hint_code, [f"hint: {hint_code}"]
-            return "other", ["no nl or en words"]
-        nl, en, other = map(sum, zip(*map(lang.__getitem__, words)))
-        best = max(nl, en, other)
-        if nl == best and (en < best or hint_code != "en"):
-            code, vocabulary = "nl", self._nl
-        elif en == best:
-            code, vocabulary = "en", self._en
-        else:  # which of the other languages, only now
-            per: dict[str, float] = {}
-            for tok in words:
-                for lang_code, weight in self._other_by_lang.get(tok, ()):
-                    per[lang_code] = per.get(lang_code, 0.0) + weight
-            code = max(per, key=per.__getitem__)
-            best, vocabulary = per[code], self._other_words[code]
-        shown = ", ".join(dict.fromkeys(filter(vocabulary.__contains__, words)))
-        evidence = [f"{code} {best:g}: {shown}"]
-        if code == "nl" and not self._flemish.isdisjoint(words):
-            evidence.append("flemish: " + ", ".join(dict.fromkeys(filter(self._flemish.__contains__, words))))
-        return (code if code in LANGUAGES else "other"), evidence

@@ -14,6 +14,8 @@ from typing import Any
 from bot.triage.lexicon import Hit
 
 _BREAKS = frozenset({".", "?", "!", ",", ";", ":"})
+_OWN = {"en": "s.en", "nl": "s.nl"}
+_NONE: dict[int, float] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +45,30 @@ class SentimentRules:
 
 
 def score(
-    toks: Sequence[str], hits: Mapping[str, list[Hit]], rules: SentimentRules, exclamations: int
+    toks: Sequence[str], hits: Mapping[str, list[Hit]], rules: SentimentRules, exclamations: int, language: str
 ) -> tuple[float, list[str], bool]:
-    """Return (score in -1..1, evidence, mixed): evidence lists each word with its signed weight."""
+    """Return (score in -1..1, evidence, mixed): evidence lists each word with its signed weight.
+
+    Words of one language only (`words_en`: "kind"; `words_nl`) count when the text is in it (or other).
+    """
     mixed = hits.get("s.mixed")
     if mixed:
         return 0.0, [f"mixed: {mixed[0][2]}"], True
-    words = hits.get("s.word") or ()
+    words: Sequence[Hit] = hits.get("s.word") or ()
+    if language == "other":
+        own: Sequence[Hit] = [*(hits.get("s.en") or ()), *(hits.get("s.nl") or ())]
+    else:
+        own = hits.get(_OWN[language]) or ()
+    if own:
+        words = sorted([*words, *own])
     complaints = hits.get("complaint") or ()
     if not words and not complaints:
         return 0.0, [], False
-    intens = {h[1]: h[3] for h in hits.get("s.int") or ()}  # end of the intensifier -> factor
+    raw_intens = hits.get("s.int") or ()
+    intens = {h[1]: h[3] for h in raw_intens} if raw_intens else _NONE  # end of the intensifier -> factor
     negs = hits.get("s.neg")
+    if negs and raw_intens:  # "nog nooit zo goed" intensifies; its "nooit" negates nothing
+        negs = [n for n in negs if not any(i[0] <= n[0] < i[1] for i in raw_intens)]
     contrast = hits.get("s.contrast")
     pivot = contrast[-1][0] if contrast else -1
 
@@ -68,7 +82,9 @@ def score(
         label = text
         if negs:
             for _, nend, ntext, _ in negs:
-                if start - rules.negation_window <= nend <= start and not _BREAKS.intersection(toks[nend:start]):
+                if start - rules.negation_window <= nend <= start and not _BREAKS.intersection(
+                    toks[nend:start]
+                ):
                     if not _is_emoji(text):
                         w *= rules.negation_factor
                         label = f"{ntext} {text}"
@@ -90,7 +106,7 @@ def score(
         irony = [h[0] for h in hits.get("s.irony") or ()]
         repeated = "s.rep" in hits
         for it in positive:
-            if repeated or any(abs(p - it[0]) <= rules.sarcasm_window for p in irony):
+            if repeated or any(0 < abs(p - it[0]) <= rules.sarcasm_window for p in irony):
                 it[1] = -it[1]
                 it[2] = f"sarcasm: {it[2]}"
 

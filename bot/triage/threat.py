@@ -10,6 +10,9 @@ from bot.triage.lexicon import Hit, Matcher
 SENTENCE_END = frozenset({".", "?", "!"})
 _ANY = frozenset({"t.strong", "t.veiled", "t.weak", "t.weapon", "t.fire", "t.harm", "t.abuse"})
 """Without a match in one of these, there is nothing to detect."""
+_SUBJECTS = frozenset({"you", "u", "ya", "they", "he", "she", "we", "i"})
+EVIDENCE = 6
+"""At most this many entries of each kind of evidence (a long text can repeat a threat many times)."""
 REACH = 12
 """How far (in words) a condition or a wish reaches forward for a harm word."""
 
@@ -21,14 +24,18 @@ def _live(hits: Sequence[Hit], masks: Sequence[Hit]) -> list[Hit]:
     return [h for h in hits if not any(h[0] < m[1] and m[0] < h[1] for m in masks)]
 
 
-def _near(hit: Hit, others: Sequence[Hit], starts: Sequence[int], window: int) -> Hit | None:
-    """The first of `others` (sorted by start) within `window` words of `hit`, on either side."""
+def _near(hit: Hit, others: Sequence[Hit], starts: Sequence[int], window: int, english: bool) -> Hit | None:
+    """The first of `others` (sorted by start) within `window` words of `hit`, on either side. In
+    English a subject pronoun before the word is no target ("You've killed the recipe")."""
     i = bisect_left(starts, hit[0] - window - 8)
     for other in others[i:]:
         if other[0] > hit[1] - 1 + window:
             break
-        if other[1] - 1 >= hit[0] - window and not (other[0] >= hit[0] and other[1] <= hit[1]):
-            return other
+        if other[1] - 1 < hit[0] - window or (other[0] >= hit[0] and other[1] <= hit[1]):
+            continue
+        if english and other[0] < hit[0] and other[2] in _SUBJECTS:
+            continue
+        return other
     return None
 
 
@@ -44,47 +51,70 @@ def _after(cue: Hit, candidates: Sequence[Hit], toks: Sequence[str]) -> Hit | No
 
 
 def detect(
-    toks: list[str], hits: Mapping[str, list[Hit]], context: Matcher, window: int, praise: bool
+    toks: list[str], hits: Mapping[str, list[Hit]], context: Matcher, window: int, praise: bool, english: bool
 ) -> tuple[list[str], list[str]]:
     """Return (threat evidence, abuse evidence); each entry names the rule and the words.
 
-    `context` matches targets, places and conditions; it runs only when a violent word was found.
+    `context` matches targets, places and conditions; it runs only when a violent word was found that
+    no idiom explains ("dood van het lachen" stops here).
     """
     if _ANY.isdisjoint(hits):
         return [], []
-    hits = {**hits, **context.scan(toks)}
     masks = hits.get("t.not", ())
-    evidence: list[str] = []
-    for _, _, text, _ in _live(hits.get("t.strong", ()), masks):
-        evidence.append(f"threat: {text}")
-    for _, _, text, _ in _live(hits.get("t.veiled", ()), masks):
-        evidence.append(f"veiled threat: {text}")
+    strong = _live(hits.get("t.strong", ()), masks)
+    veiled = _live(hits.get("t.veiled", ()), masks)
+    weak = _live(hits.get("t.weak", ()), masks)
+    weapons = _live(hits.get("t.weapon", ()), masks) if not praise else []  # "the bomb 💣" is praise
+    fire = hits.get("t.fire", ()) if not praise else ()
+    harm = _live(hits.get("t.harm", ()), masks)
+    abuse = list(dict.fromkeys(f"abuse: {h[2]}" for h in _live(hits.get("t.abuse", ()), masks)))[:EVIDENCE]
+    evidence = [f"threat: {h[2]}" for h in strong] + [f"veiled threat: {h[2]}" for h in veiled]
+    if weak or weapons or fire or harm or "t.someone" in hits:
+        evidence += _in_context(
+            toks,
+            {**hits, **context.scan(toks)},
+            window,
+            english,
+            weak,
+            weapons,
+            fire,
+            sorted(weak + harm + strong),
+        )
+    return list(dict.fromkeys(evidence))[:EVIDENCE], abuse
 
+
+def _in_context(
+    toks: list[str],
+    hits: Mapping[str, list[Hit]],
+    window: int,
+    english: bool,
+    weak: Sequence[Hit],
+    weapons: Sequence[Hit],
+    fire: Sequence[Hit],
+    harmful: Sequence[Hit],
+) -> list[str]:
+    """Evidence that needs the context: violence near a target, weapons or fire near a target or a
+    place, harm after a condition or a wish ("als ... dan", "iemand zou ... moeten")."""
+    evidence: list[str] = []
     targets = hits.get("t.target", ())
     target_starts = [t[0] for t in targets]
-    weak = _live(hits.get("t.weak", ()), masks)
     for hit in weak:
-        target = _near(hit, targets, target_starts, window)
+        target = _near(hit, targets, target_starts, window, english)
         if target is not None:
             evidence.append(f"violence near target: {hit[2]} + {target[2]}")
-
-    weapons = _live(hits.get("t.weapon", ()), masks)
     if len(weapons) >= 2:
         evidence.append("weapons: " + " ".join(w[2] for w in weapons[:4]))
     elif weapons:
-        target = _near(weapons[0], targets, target_starts, window)
+        target = _near(weapons[0], targets, target_starts, window, english)
         if target is not None:
             evidence.append(f"weapon near target: {weapons[0][2]} + {target[2]}")
-    if not praise:
-        places = hits.get("t.place", ())
-        place_starts = [p[0] for p in places]
-        for hit in hits.get("t.fire", ()):
-            place = _near(hit, places, place_starts, window)
-            if place is not None:
-                evidence.append(f"fire near place: {hit[2]} + {place[2]}")
-                break
-
-    harmful = sorted(weak + _live(hits.get("t.harm", ()), masks) + _live(hits.get("t.strong", ()), masks))
+    places = hits.get("t.place", ())
+    place_starts = [p[0] for p in places]
+    for hit in fire:
+        place = _near(hit, places, place_starts, window, english)
+        if place is not None:
+            evidence.append(f"fire near place: {hit[2]} + {place[2]}")
+            break
     if harmful:
         for cat, name in (("t.cond", "conditional"), ("t.someone", "incitement")):
             for cue in hits.get(cat, ()):
@@ -92,6 +122,4 @@ def detect(
                 if found is not None:
                     evidence.append(f"{name}: {cue[2]} … {found[2]}")
                     break
-
-    abuse = [f"abuse: {h[2]}" for h in _live(hits.get("t.abuse", ()), masks)]
-    return list(dict.fromkeys(evidence)), list(dict.fromkeys(abuse))
+    return evidence

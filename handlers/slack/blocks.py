@@ -12,10 +12,18 @@ from handlers.slack.ids import Block, Callback
 
 SECTION_LIMIT = 2900
 PLAIN_LIMIT = 150
-STATUS_EMOJI = {"open": ":large_blue_circle:", "claimed": ":large_yellow_circle:",
-                "answered": ":white_check_mark:", "ignored": ":white_circle:"}
-SOURCE_EMOJI = {"x": ":bird:", "facebook": ":blue_book:", "instagram": ":camera:",
-                "whatsapp": ":speech_balloon:"}
+STATUS_EMOJI = {
+    "open": ":large_blue_circle:",
+    "claimed": ":large_yellow_circle:",
+    "answered": ":white_check_mark:",
+    "ignored": ":white_circle:",
+}
+SOURCE_EMOJI = {
+    "x": ":bird:",
+    "facebook": ":blue_book:",
+    "instagram": ":camera:",
+    "whatsapp": ":speech_balloon:",
+}
 
 
 def escape(text: str) -> str:
@@ -69,9 +77,12 @@ def author_line(t: Translator, card: CaseCard) -> str:
 
 
 def _button(text: str, action: CardAction, value: str, style: str | None = None) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "action_id": action.value,
-                              "text": {"type": "plain_text", "text": text[:75], "emoji": True},
-                              "value": value}
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action.value,
+        "text": {"type": "plain_text", "text": text[:75], "emoji": True},
+        "value": value,
+    }
     if style:
         button["style"] = style
     return button
@@ -85,9 +96,16 @@ def render_compact(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, A
     line = f":white_circle: {escape(src)} · {escape(author)}: {escape(text)}"
     blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}]
     if card.triage is not None:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]})
-    blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": [
-        _button(t("button.pick_up"), CardAction.CLAIM, ref_value(card.ref))]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]}
+        )
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": Block.ACTIONS.value,
+            "elements": [_button(t("button.pick_up"), CardAction.CLAIM, ref_value(card.ref))],
+        }
+    )
     return t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT]), blocks
 
 
@@ -98,10 +116,11 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     src = source_label(t, card.source)
     author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
     fallback = t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT])
-    head = (f"{SOURCE_EMOJI.get(card.source, ':globe_with_meridians:')} *{escape(src)}* · "
-            f"{t(f'venue.{card.venue}')} · {author_line(t, card)}")
-    flags = [t(f"card.{flag}") for flag in ("deleted", "edited", "hidden", "liked")
-             if getattr(card, flag)]
+    head = (
+        f"{SOURCE_EMOJI.get(card.source, ':globe_with_meridians:')} *{escape(src)}* · "
+        f"{t(f'venue.{card.venue}')} · {author_line(t, card)}"
+    )
+    flags = [t(f"card.{flag}") for flag in ("deleted", "edited", "hidden", "liked") if getattr(card, flag)]
     body = quote(card.text) if card.text else ("_" + t("card.text_removed") + "_" if card.deleted else "> …")
     if flags:
         body += "\n_" + " · ".join(flags) + "_"
@@ -129,7 +148,8 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         if r.eta is not None:
             queued = t("card.reply_waiting", at=slack_date(r.eta, "{time}", t.datetime(r.eta)))
         state = {"queued": queued, "failed": t("card.reply_failed")}.get(
-            r.status, t("card.reply_sent", at=slack_date(r.at, "{time}", t.datetime(r.at))))
+            r.status, t("card.reply_sent", at=slack_date(r.at, "{time}", t.datetime(r.at)))
+        )
         text = f":outbox_tray: {t('card.reply_by', agent=user(r.agent))} ({state})\n{quote(r.text, 1500)}"
         if card.replies_sent > 1:
             text += "\n" + t("card.replies_sent", count=card.replies_sent)
@@ -137,43 +157,87 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     if card.ignored_reason:
         reason, _, note = card.ignored_reason.partition(": ")
         label = t(f"ignore.{reason}") if t.has(f"ignore.{reason}") else reason
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t(
-            "card.ignored", reason=escape(label + (f" — {note}" if note else "")))}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": t("card.ignored", reason=escape(label + (f" — {note}" if note else ""))),
+                    }
+                ],
+            }
+        )
     if card.triage is not None:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]}
+        )
     if card.notice:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ":information_source: "
-                       + t("card.notice", notice=escape(card.notice[:500]))}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": ":information_source: " + t("card.notice", notice=escape(card.notice[:500])),
+                    }
+                ],
+            }
+        )
     if card.problem:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": ":warning: " + t(
-            "card.problem", problem=escape(card.problem[:500]))}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": ":warning: " + t("card.problem", problem=escape(card.problem[:500])),
+                },
+            }
+        )
     value = ref_value(card.ref)
     buttons = []
     if CardAction.CLAIM in card.actions:
         buttons.append(_button(t("button.claim"), CardAction.CLAIM, value, "primary"))
     if CardAction.REPLY in card.actions:
-        buttons.append(_button(t("button.reply"), CardAction.REPLY, value,
-                               None if CardAction.CLAIM in card.actions else "primary"))
+        buttons.append(
+            _button(
+                t("button.reply"),
+                CardAction.REPLY,
+                value,
+                None if CardAction.CLAIM in card.actions else "primary",
+            )
+        )
     if CardAction.OPEN in card.actions and card.url:
-        link = _button(t("button.open"), CardAction.OPEN, value,
-                       None if CardAction.CLAIM in card.actions else "primary")
+        link = _button(
+            t("button.open"), CardAction.OPEN, value, None if CardAction.CLAIM in card.actions else "primary"
+        )
         link["url"] = safe_url(card.url)
         buttons.append(link)
-    for action, label in ((CardAction.LIKE, "button.like"), (CardAction.HIDE, "button.hide"),
-                          (CardAction.UNHIDE, "button.unhide"), (CardAction.IGNORE, "button.ignore")):
+    for action, label in (
+        (CardAction.LIKE, "button.like"),
+        (CardAction.HIDE, "button.hide"),
+        (CardAction.UNHIDE, "button.unhide"),
+        (CardAction.IGNORE, "button.ignore"),
+    ):
         if action in card.actions:
             buttons.append(_button(t(label), action, value))
-    if (card.status != "ignored" and CardAction.REPLY not in card.actions
-            and CardAction.OPEN not in card.actions and not card.window_closed):
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": t("card.no_reply_channel")}]})
+    if (
+        card.status != "ignored"
+        and CardAction.REPLY not in card.actions
+        and CardAction.OPEN not in card.actions
+        and not card.window_closed
+    ):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t("card.no_reply_channel")}]})
     if buttons:
         blocks.append({"type": "actions", "block_id": Block.ACTIONS.value, "elements": buttons})
     return fallback, blocks
 
 
-DECISION_EMOJI = {"respond": ":large_green_circle:", "consider": ":large_orange_circle:",
-                  "skip": ":white_circle:"}
+DECISION_EMOJI = {
+    "respond": ":large_green_circle:",
+    "consider": ":large_orange_circle:",
+    "skip": ":white_circle:",
+}
 
 
 def triage_line(v: TriageView, t: Translator) -> str:
@@ -186,7 +250,9 @@ def triage_line(v: TriageView, t: Translator) -> str:
     if v.intent:
         parts.append(t(f"intent.{v.intent}"))
     if v.sentiment is not None:
-        parts.append(t("card.sentiment", value=f"{v.sentiment:+.1f}".replace(".", "," if t.locale == "nl" else ".")))
+        parts.append(
+            t("card.sentiment", value=f"{v.sentiment:+.1f}".replace(".", "," if t.locale == "nl" else "."))
+        )
     if v.needs_approval:
         parts.append(":lock: " + t("card.needs_approval"))
     line = " · ".join(parts)
@@ -217,13 +283,13 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:PLAIN_LIMIT], "emoji": True}
 
 
-def reply_modal(t: Translator, *, metadata: str, form: ReplyForm | None,
-                source: str | None = None) -> dict[str, Any]:
+def reply_modal(
+    t: Translator, *, metadata: str, form: ReplyForm | None, source: str | None = None
+) -> dict[str, Any]:
     """The reply modal; without `form` it shows a loading line (opened before any slow work)."""
     context: list[dict[str, Any]]
     if form is None:
-        context = [{"type": "context", "elements": [
-            {"type": "mrkdwn", "text": t("modal.reply.loading")}]}]
+        context = [{"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.reply.loading")}]}]
     else:
         who = f"@{form.author.handle}" if form.author.handle else (form.author.name or "?")
         src = source_label(t, form.source)
@@ -231,47 +297,84 @@ def reply_modal(t: Translator, *, metadata: str, form: ReplyForm | None,
         if form.max_length:
             hint += " " + t("modal.reply.limit", limit=form.max_length, source=src)
         context = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": (
-                f"{t('modal.reply.context', author=escape(who))}\n{quote(form.text, 2500)}")}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": (f"{t('modal.reply.context', author=escape(who))}\n{quote(form.text, 2500)}"),
+                },
+            },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]},
         ]
     text_input: dict[str, Any] = {
-        "type": "plain_text_input", "action_id": Block.REPLY_TEXT.value, "multiline": True,
-        "placeholder": _plain(t("modal.reply.placeholder")), "focus_on_load": True,
+        "type": "plain_text_input",
+        "action_id": Block.REPLY_TEXT.value,
+        "multiline": True,
+        "placeholder": _plain(t("modal.reply.placeholder")),
+        "focus_on_load": True,
     }
     if form is not None and form.max_length:
         text_input["max_length"] = form.max_length
     return {
-        "type": "modal", "callback_id": Callback.REPLY.value, "private_metadata": metadata,
-        "title": _plain(t("modal.reply.title")[:24]), "submit": _plain(t("modal.reply.submit")),
+        "type": "modal",
+        "callback_id": Callback.REPLY.value,
+        "private_metadata": metadata,
+        "title": _plain(t("modal.reply.title")[:24]),
+        "submit": _plain(t("modal.reply.submit")),
         "close": _plain(t("modal.cancel")),
-        "blocks": [*context, {"type": "input", "block_id": Block.REPLY.value,
-                              "label": _plain(t("modal.reply.label")), "element": text_input}],
+        "blocks": [
+            *context,
+            {
+                "type": "input",
+                "block_id": Block.REPLY.value,
+                "label": _plain(t("modal.reply.label")),
+                "element": text_input,
+            },
+        ],
     }
 
 
 def unavailable_modal(t: Translator, message: str) -> dict[str, Any]:
     """A modal that only explains why the action cannot be done."""
-    return {"type": "modal", "title": _plain(t("modal.unavailable.title")[:24]),
-            "close": _plain(t("modal.cancel")),
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(message)}}]}
+    return {
+        "type": "modal",
+        "title": _plain(t("modal.unavailable.title")[:24]),
+        "close": _plain(t("modal.cancel")),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(message)}}],
+    }
 
 
 def ignore_modal(t: Translator, *, metadata: str) -> dict[str, Any]:
     """The modal that asks why a mention is ignored."""
     options = [{"text": _plain(t(f"ignore.{r}")), "value": r} for r in IGNORE_REASONS]
     return {
-        "type": "modal", "callback_id": Callback.IGNORE.value, "private_metadata": metadata,
-        "title": _plain(t("modal.ignore.title")[:24]), "submit": _plain(t("modal.ignore.submit")),
+        "type": "modal",
+        "callback_id": Callback.IGNORE.value,
+        "private_metadata": metadata,
+        "title": _plain(t("modal.ignore.title")[:24]),
+        "submit": _plain(t("modal.ignore.submit")),
         "close": _plain(t("modal.cancel")),
         "blocks": [
-            {"type": "input", "block_id": Block.IGNORE_REASON.value,
-             "label": _plain(t("modal.ignore.reason")),
-             "element": {"type": "static_select", "action_id": Block.IGNORE_REASON_SELECT.value,
-                         "options": options}},
-            {"type": "input", "block_id": Block.IGNORE_NOTE.value, "optional": True,
-             "label": _plain(t("modal.ignore.note")),
-             "element": {"type": "plain_text_input", "action_id": Block.IGNORE_NOTE_TEXT.value,
-                         "max_length": 500}},
+            {
+                "type": "input",
+                "block_id": Block.IGNORE_REASON.value,
+                "label": _plain(t("modal.ignore.reason")),
+                "element": {
+                    "type": "static_select",
+                    "action_id": Block.IGNORE_REASON_SELECT.value,
+                    "options": options,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": Block.IGNORE_NOTE.value,
+                "optional": True,
+                "label": _plain(t("modal.ignore.note")),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": Block.IGNORE_NOTE_TEXT.value,
+                    "max_length": 500,
+                },
+            },
         ],
     }
