@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from bot.signing import sign
+from tests.fakes.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 VERSION = "v21.0"
@@ -70,7 +70,7 @@ def graph_error_body(code: int, message: str, *, subcode: int | None = None,
     return {"error": error}
 
 
-class FakeGraph:
+class FakeGraph(LoopbackServer):
     """A recording fake of the Graph API endpoints webcare-bot uses."""
 
     def __init__(self, *, page_token: str, whatsapp_token: str, page_id: str, instagram_id: str,
@@ -98,41 +98,18 @@ class FakeGraph:
         """Answer WhatsApp sends with this body instead of the generated one."""
         self.failures: list[Failure] = []
         self._ids = itertools.count(1000)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        super().__init__()
 
     # --- lifecycle ---
 
-    async def start(self) -> None:
-        """Bind 127.0.0.1 on a free port and start serving."""
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """Every Graph path under the version prefix."""
         app.router.add_route("*", f"/{self.version}/{{path:.+}}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        """Shut the server down."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeGraph:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
 
     @property
     def base_url(self) -> str:
         """The Graph base URL with version, e.g. ``http://127.0.0.1:PORT/v21.0`` (META_GRAPH_URL)."""
-        if self._port is None:
-            raise RuntimeError("FakeGraph is not started")
-        return f"http://127.0.0.1:{self._port}/{self.version}"
+        return f"http://127.0.0.1:{self.port}/{self.version}"
 
     # --- test controls ---
 

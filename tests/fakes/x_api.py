@@ -26,10 +26,11 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 JsonDict = dict[str, Any]
 
@@ -137,7 +138,7 @@ def _invalid(parameter: str, value: str, message: str) -> _ApiError:
                      {"errors": [{"parameters": {parameter: [value]}, "message": message}]})
 
 
-class FakeX:
+class FakeX(LoopbackServer):
     """A recording fake of the X API v2 (users, mentions timeline, tweets, likes)."""
 
     def __init__(self, *, bearer_token: str = "x-bearer", consumer_key: str = "x-key",
@@ -158,9 +159,7 @@ class FakeX:
         self._seq = itertools.count()
         self._user_ids = itertools.count(1000)
         self._tokens: dict[str, int] = {}
-        self._bind_port = port
-        self._port: int | None = None
-        self._runner: web.AppRunner | None = None
+        super().__init__(port)
         self.account = self.add_user(account, name=account.capitalize(), followers=5000, verified=True,
                                      id=account_id)
         self.me = self.account
@@ -168,41 +167,19 @@ class FakeX:
 
     # --- lifecycle ---
 
-    async def start(self) -> None:
-        """Bind 127.0.0.1 on a free port and start serving."""
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """X API v2 endpoints the bot uses."""
         app.router.add_get("/2/users/by/username/{username}", self._by_username)
         app.router.add_get("/2/users/me", self._me)
         app.router.add_get("/2/users/{id}/mentions", self._mentions)
         app.router.add_get("/2/users/{id}/tweets", self._user_tweets)
         app.router.add_post("/2/tweets", self._create_tweet)
         app.router.add_post("/2/users/{id}/likes", self._like)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._bind_port)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        """Shut the server down."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeX:
-        await self.start()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.stop()
 
     @property
     def api_url(self) -> str:
         """The base URL to give as X_API_URL."""
-        if self._port is None:
-            raise RuntimeError("FakeX is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     # --- test helpers ---
 
