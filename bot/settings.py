@@ -9,15 +9,12 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     AnyHttpUrl,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -26,9 +23,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.durations import parse_duration
+from bot.config_types import Duration, Strict
+from bot.office_hours import OfficeHours
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
 
@@ -41,16 +38,12 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Organisation(_Strict):
+class Organisation(Strict):
     name: str = Field(min_length=1)
     accounts: dict[str, str] = Field(default_factory=dict)
 
 
-class SlackConfig(_Strict):
+class SlackConfig(Strict):
     channel: SlackChannelId
     approvals_channel: SlackChannelId | None = None
     alerts_channel: SlackChannelId | None = None
@@ -58,7 +51,7 @@ class SlackConfig(_Strict):
     update_interval: Duration = Field(default=timedelta(seconds=1), description="per workspace")
 
 
-class Roles(_Strict):
+class Roles(Strict):
     agents: list[SlackUserId] = Field(default_factory=list)
     coordinators: list[SlackUserId] = Field(default_factory=list)
     spokespersons: list[SlackUserId] = Field(default_factory=list)
@@ -66,12 +59,12 @@ class Roles(_Strict):
     experts: dict[str, list[SlackUserId]] = Field(default_factory=dict)
 
 
-class WebhookIntegration(_Strict):
+class WebhookIntegration(Strict):
     reply_url: AnyHttpUrl | None = None
     timeout: Duration = timedelta(seconds=10)
 
 
-class XIntegration(_Strict):
+class XIntegration(Strict):
     """X (Twitter): mentions of organisation.accounts.x, polled; replies and likes."""
 
     poll: Duration = timedelta(seconds=60)
@@ -81,7 +74,7 @@ class XIntegration(_Strict):
     timeout: Duration = timedelta(seconds=10)
 
 
-class MetaIntegration(_Strict):
+class MetaIntegration(Strict):
     """Facebook Page comments, Instagram comments, WhatsApp messages (webhooks in, Graph API out)."""
 
     page_id: str | None = None
@@ -90,7 +83,7 @@ class MetaIntegration(_Strict):
     timeout: Duration = timedelta(seconds=10)
 
 
-class Feed(_Strict):
+class Feed(Strict):
     """One RSS/Atom feed (blog, forum, news comments): third-party, read-only."""
 
     url: AnyHttpUrl
@@ -98,20 +91,20 @@ class Feed(_Strict):
     name: str | None = None
 
 
-class Feeds(_Strict):
+class Feeds(Strict):
     poll: Duration = timedelta(minutes=15)
     timeout: Duration = timedelta(seconds=15)
     urls: list[Feed] = Field(default_factory=list)
 
 
-class Integrations(_Strict):
+class Integrations(Strict):
     webhook: WebhookIntegration = WebhookIntegration()
     x: XIntegration | None = None
     meta: MetaIntegration | None = None
     feeds: Feeds | None = None
 
 
-class Triage(_Strict):
+class Triage(Strict):
     """How mentions are judged: the response policy (Oxfam Novib checklist) and sensitivity."""
 
     topics: dict[str, list[str]] = Field(default_factory=dict, description="topic -> words/phrases")
@@ -127,23 +120,23 @@ class Triage(_Strict):
     """How skipped mentions appear: a one-line card, a full card, or not at all (always stored)."""
 
 
-class Sla(_Strict):
+class Sla(Strict):
     first_response: Duration = timedelta(hours=2)
 
 
-class Promises(_Strict):
+class Promises(Strict):
     default_due: Duration = timedelta(days=1)
 
 
-class Escalation(_Strict):
+class Escalation(Strict):
     steps: list[Duration] = Field(default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2)])
 
 
-class Approvals(_Strict):
+class Approvals(Strict):
     timeout: Duration = timedelta(minutes=15)
 
 
-class Outbox(_Strict):
+class Outbox(Strict):
     lease: Duration = Field(default=timedelta(seconds=30), description="in-flight time before reconcile")
     max_attempts: int = Field(default=12, ge=1)
     max_age: Duration = timedelta(days=1)
@@ -153,20 +146,20 @@ class Outbox(_Strict):
     batch: int = Field(default=50, ge=1, le=1000)
 
 
-class Ingest(_Strict):
+class Ingest(Strict):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_batch: int = Field(default=1000, ge=1)
     keep_rejected_bytes: int = Field(default=64 * 1024, ge=0)
 
 
-class Retention(_Strict):
+class Retention(Strict):
     rejected_payloads: Duration = timedelta(days=14)
     inbound_dedupe: Duration = timedelta(days=2)
     outbox_done: Duration = timedelta(days=7)
     sweep: Duration = timedelta(hours=1)
 
 
-class AppConfig(_Strict):
+class AppConfig(Strict):
     """The validated contents of app.yaml."""
 
     locale: Literal["nl", "en"] = "nl"
@@ -180,7 +173,8 @@ class AppConfig(_Strict):
     promises: Promises = Promises()
     escalation: Escalation = Escalation()
     approvals: Approvals = Approvals()
-    office_hours: dict[str, Any] | None = None
+    office_hours: OfficeHours | None = None
+    """Absent: always open."""
     outbox: Outbox = Outbox()
     ingest: Ingest = Ingest()
     retention: Retention = Retention()
