@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config_types import Duration, Strict
 from bot.office_hours import OfficeHours
+from bot.sla import AutoAck, Sla
 
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
@@ -120,10 +121,6 @@ class Triage(Strict):
     """How skipped mentions appear: a one-line card, a full card, or not at all (always stored)."""
 
 
-class Sla(Strict):
-    first_response: Duration = timedelta(hours=2)
-
-
 class Promises(Strict):
     default_due: Duration = timedelta(days=1)
 
@@ -175,6 +172,7 @@ class AppConfig(Strict):
     approvals: Approvals = Approvals()
     office_hours: OfficeHours | None = None
     """Absent: always open."""
+    auto_ack: AutoAck = AutoAck()
     outbox: Outbox = Outbox()
     ingest: Ingest = Ingest()
     retention: Retention = Retention()
@@ -196,6 +194,13 @@ class AppConfig(Strict):
                 raise ValueError(
                     f"integrations.{name}.timeout must be shorter than outbox.lease, or a reply "
                     "still in flight could be taken over and sent again")
+        return self
+
+    @model_validator(mode="after")
+    def _auto_ack_needs_office_hours(self) -> AppConfig:
+        if self.auto_ack.enabled and self.office_hours is None:
+            raise ValueError("auto_ack.enabled needs office_hours: without them the team is always in "
+                             "and no acknowledgement would ever be sent")
         return self
 
     @property

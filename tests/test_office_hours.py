@@ -1,8 +1,9 @@
-"""Office hours: arithmetic across weekends, holidays and DST; config errors naming the key."""
+"""Office hours and SLA deadlines: arithmetic across weekends, holidays and DST; config errors by key."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import typing
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,19 @@ import yaml
 
 from bot.office_hours import Calendar, OfficeHours, Span, parse_spans, to_utc
 from bot.settings import ConfigError, load_config
+from bot.sla import (
+    AutoAck,
+    IntentName,
+    PriorityName,
+    Sla,
+    auto_ack_due,
+    deadline,
+    first_response_target,
+    next_answer_time,
+    target_for,
+)
+from bot.triage.model import Intent
+from bot.triage.policy import Priority
 
 REPO = Path(__file__).resolve().parent.parent
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -50,6 +64,7 @@ def test_absent_office_hours_means_always_open() -> None:
     assert c.always_open and c.is_open(sunday_night) and c.next_open(sunday_night) == sunday_night
     assert c.add(sunday_night, 2 * H) == sunday_night + 2 * H
     assert c.open_time_between(sunday_night, sunday_night + 30 * H) == 30 * H
+    assert next_answer_time(c, sunday_night) is None
 
 
 # --- spans and days ------------------------------------------------------------------------------
@@ -223,6 +238,95 @@ def problems(tmp_path: Path, **changes: object) -> list[str]:
 def test_office_hours_errors_name_the_key(tmp_path: Path, office_hours: dict, key: str, words: str) -> None:
     [line] = problems(tmp_path, office_hours=office_hours)
     assert line.startswith(f"app.yaml: {key}: ") and words in line
+
+
+def test_sla_and_auto_ack_errors_name_the_key(tmp_path: Path) -> None:
+    lines = problems(tmp_path, sla={"rules": [{"first_response": "1h"},
+                                              {"venue": "eigen", "first_response": "1h"},
+                                              {"intent": "complaint", "first_response": "1 uur"}]})
+    assert lines[0].startswith("app.yaml: sla.rules.0: ") and "at least one of source" in lines[0]
+    assert lines[1].startswith("app.yaml: sla.rules.1.venue.0: ")
+    assert lines[2].startswith("app.yaml: sla.rules.2.first_response: ")
+    [line] = problems(tmp_path, auto_ack={"enabled": True})
+    assert "auto_ack.enabled needs office_hours" in line
+
+
+# --- SLA targets ---------------------------------------------------------------------------------
+
+SLA = Sla.model_validate({
+    "first_response": "2h",
+    "rules": [
+        {"venue": "own", "intent": "complaint", "first_response": "1h"},
+        {"venue": "own", "intent": "question", "first_response": "2h"},
+        {"venue": "third_party", "first_response": "1d"},
+        {"priority": "urgent", "first_response": "30m", "office_hours_only": False},
+        {"source": ["whatsapp", "Facebook"], "first_response": "45m"},
+    ],
+})
+
+
+@pytest.mark.parametrize(("source", "venue", "priority", "intent", "target", "rule"), [
+    ("x", "own", "normal", "complaint", H, 0),
+    ("x", "own", "urgent", "complaint", H, 0),            # first match wins: rule 0 before 'urgent'
+    ("x", "own", "normal", "question", 2 * H, 1),
+    ("forum", "third_party", "urgent", "complaint", 24 * H, 2),
+    ("x", "own", "urgent", "compliment", 30 * M, 3),
+    ("whatsapp", "own", "normal", "compliment", 45 * M, 4),
+    ("facebook", "own", "low", "other", 45 * M, 4),       # rule values and inputs are case-insensitive
+    ("x", "own", "normal", "compliment", 2 * H, None),    # nothing matches: sla.first_response
+    ("x", None, None, None, 2 * H, None),                 # unknown fields match no rule that names them
+])
+def test_the_first_matching_rule_sets_the_target(source: str, venue: str | None, priority: str | None,
+                                                 intent: str | None, target: timedelta,
+                                                 rule: int | None) -> None:
+    assert first_response_target(SLA, source=source, venue=venue, priority=priority, intent=intent) == target
+    assert target_for(SLA, source=source, venue=venue, priority=priority, intent=intent).rule == rule
+
+
+def test_deadlines_run_on_office_hours_unless_configured_otherwise() -> None:
+    c = cal()
+    friday = at(2026, 6, 5, 17)
+    own_complaint = {"source": "x", "venue": "own", "priority": Priority.NORMAL, "intent": Intent.COMPLAINT}
+    assert deadline(SLA, c, start=friday, **own_complaint) == at(2026, 6, 8, 9)
+    wall_clock = Sla.model_validate({**SLA.model_dump(), "office_hours_only": False})
+    assert deadline(wall_clock, c, start=friday, **own_complaint) == friday + H
+    urgent = {"source": "x", "venue": "own", "priority": "urgent", "intent": "compliment"}
+    assert deadline(SLA, c, start=friday, **urgent) == friday + 30 * M  # the rule's own clock
+    assert deadline(SLA, Calendar(), start=friday, **own_complaint) == friday + H
+
+
+def test_the_ladder_nudges_at_the_deadline_then_escalates_on_the_same_clock() -> None:
+    target = target_for(SLA, source="x", venue="own", priority="normal", intent="complaint")
+    steps = [30 * M, 2 * H]
+    assert target.ladder(cal(), at(2026, 6, 5, 16), steps) == [
+        at(2026, 6, 5, 17), at(2026, 6, 5, 17, 30), at(2026, 6, 8, 10)]
+
+
+def test_triage_labels_are_the_ones_rules_accept() -> None:
+    assert set(typing.get_args(PriorityName)) == {p.value for p in Priority}
+    assert set(typing.get_args(IntentName)) == {i.value for i in Intent}
+
+
+# --- automatic acknowledgement -------------------------------------------------------------------
+
+def test_auto_ack_only_own_house_outside_hours_once_per_period() -> None:
+    c = cal()
+    on = AutoAck.model_validate({"enabled": True, "period": "1d"})
+    saturday = at(2026, 6, 6, 12)
+    monday = at(2026, 6, 8, 8, 30)
+    assert next_answer_time(c, saturday) == monday
+    assert c.local(monday).time() == time(8, 30) and c.local(monday).weekday() == 0
+    assert auto_ack_due(on, c, at=saturday, source="x", venue="own", last_ack_at=None) == monday
+    assert auto_ack_due(AutoAck(), c, at=saturday, source="x", venue="own", last_ack_at=None) is None
+    assert auto_ack_due(on, c, at=saturday, source="forum", venue="third_party", last_ack_at=None) is None
+    assert auto_ack_due(on, c, at=at(2026, 6, 5, 10), source="x", venue="own", last_ack_at=None) is None
+    assert auto_ack_due(on, c, at=saturday, source="x", venue="own",
+                        last_ack_at=saturday - 23 * H) is None
+    assert auto_ack_due(on, c, at=saturday, source="x", venue="own",
+                        last_ack_at=saturday - 24 * H) == monday
+    dm_only = AutoAck.model_validate({"enabled": True, "sources": ["WhatsApp"]})
+    assert auto_ack_due(dm_only, c, at=saturday, source="x", venue="own", last_ack_at=None) is None
+    assert auto_ack_due(dm_only, c, at=saturday, source="whatsapp", venue="own", last_ack_at=None) == monday
 
 
 def test_a_night_shift_split_at_midnight_runs_on() -> None:
