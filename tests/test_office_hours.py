@@ -251,6 +251,17 @@ def test_sla_and_auto_ack_errors_name_the_key(tmp_path: Path) -> None:
     assert "auto_ack.enabled needs office_hours" in line
 
 
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = (REPO / "docs" / "CONFIGURATION.md").read_text(encoding="utf-8")
+    snippet = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data = example() | yaml.safe_load(snippet)
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_config(path)
+    assert config.office_hours is not None and config.office_hours.holidays == ["NL", "BE"]
+    assert config.auto_ack.enabled and config.sla.rules
+
+
 # --- SLA targets ---------------------------------------------------------------------------------
 
 SLA = Sla.model_validate({
