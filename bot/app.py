@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import ops
+from bot.coord_delivery import coordination_jobs
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.delivery import build_jobs
 from bot.i18n import Translator
@@ -29,6 +30,7 @@ from bot.pipeline import UPDATE_LANE, post_lane
 from bot.polling import PollRunner
 from bot.runtime import RUNTIME, Runtime
 from bot.scheduler import Jobs
+from bot.services.coord import build_coord
 from bot.settings import Settings
 from bot.triage.service import build_triage
 
@@ -71,6 +73,7 @@ def create_app(
         maker=create_sessionmaker(engine),
         metrics=Metrics(),
         t=Translator(cfg.locale, cfg.tz),
+        coord=build_coord(cfg),
         triage=build_triage(cfg),
     )
     app = web.Application(middlewares=[correlation_middleware],
@@ -114,7 +117,8 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     rt.dispatcher = Dispatcher(
         maker=rt.maker,
         jobs=build_jobs(rt.chat, rt.sinks, rt.metrics,
-                        compact_skipped=rt.settings.config.triage.skipped == "compact"),
+                        compact_skipped=rt.settings.config.triage.skipped == "compact")
+        | coordination_jobs(rt.chat),
         config=rt.settings.config.outbox, intervals=lane_intervals(rt.settings),
         metrics=rt.metrics, instance=rt.instance,
     )

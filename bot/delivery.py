@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.metrics import Metrics
-from bot.models import Case, CaseStatus, Mention, OutboxItem, Reply, ReplyStatus
+from bot.models import Case, CaseStatus, ClockKind, Mention, OutboxItem, Reply, ReplyStatus
 from bot.outbox import Defer, Job, Skip
 from bot.pipeline import CARD_POST, CARD_UPDATE, NOTE, NOTICE
 from bot.ports import ChatPort, MentionTarget, MessageRef, OutboundReply, PermanentError, ReplySink
-from bot.services import audit
+from bot.services import audit, clocks, promises
 from bot.services.cases import HIDE, LIKE, REPLY, load_card, refresh_card, touch_card
 from bot.sinks import Sinks
 from bot.views import CaseCard, ThreadNote
@@ -214,6 +214,8 @@ class ReplyJob(_NoSideEffects):
         reply = await session.get(Reply, item.payload["reply_id"])
         if reply is None:
             return Skip("reply is gone")
+        if reply.status in (ReplyStatus.AWAITING_APPROVAL, ReplyStatus.REJECTED):
+            return Skip(f"reply is {reply.status}: not approved")  # enforced here too, not only upstream
         case = await session.get(Case, reply.case_id)
         mention = await session.get(Mention, reply.mention_id)
         if case is None or mention is None:
@@ -254,6 +256,8 @@ class ReplyJob(_NoSideEffects):
         case.first_response_at = case.first_response_at or now
         if case.status != CaseStatus.IGNORED:
             case.status = CaseStatus.ANSWERED.value
+        await clocks.stop(session, case_id=case.id, kind=ClockKind.FIRST_RESPONSE, now=now)
+        await promises.settle(session, case, reply, now=now)
         audit.record(
             session,
             case_id=case.id,
@@ -372,3 +376,4 @@ def build_jobs(
         LIKE: MentionActionJob(sinks, LIKE),
         HIDE: MentionActionJob(sinks, HIDE),
     }
+

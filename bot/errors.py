@@ -43,3 +43,29 @@ class ReplyWindowClosed(WebcareError):
 
 class ActionNotSupported(WebcareError):
     key = "error.action_not_supported"
+
+
+class NotAllowed(WebcareError):
+    """The user lacks the role for this action (refused in the service, and audited)."""
+
+    key = "error.not_allowed"
+
+
+class AlreadyDecided(WebcareError):
+    key = "error.already_decided"
+
+
+class ApprovalNotFound(WebcareError):
+    key = "error.approval_not_found"
+
+
+class InvalidInput(WebcareError):
+    """A form value is wrong; `field` names the modal block to show it on."""
+
+    key = "error.invalid_input"
+
+
+class NoExperts(WebcareError):
+    """No experts are configured for the case's topics (roles.experts)."""
+
+    key = "error.no_experts"

@@ -40,6 +40,10 @@ class Metrics:
             buckets=ACK_BUCKETS, registry=r)
         self.slack_retries_dropped = Counter(
             "webcare_slack_retries_dropped", "Slack event retries recognised and dropped", registry=r)
+        self.clock_rungs = Counter(
+            "webcare_clock_rungs", "Reminders, nudges and escalations taken on deadline ladders", registry=r)
+        self.refused = Counter(
+            "webcare_refused_actions", "Clicks refused because the user lacks the role", ["action"], registry=r)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

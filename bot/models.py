@@ -73,9 +73,12 @@ class CaseStatus(StrEnum):
 
 
 class ReplyStatus(StrEnum):
+    AWAITING_APPROVAL = "pending_approval"
+    """Sensitive: waits for a spokesperson; nothing is sent before the approval."""
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
+    REJECTED = "rejected"
 
 
 class OutboxStatus(StrEnum):
@@ -96,6 +99,9 @@ class Case(Base):
     __table_args__ = (
         Index(None, "source", "thread_key", "author_key"),
         Index(None, "card_channel", "card_ts"),
+        Index(None, "owner", "status"),
+        Index(None, "opened_at"),
+        Index(None, "first_response_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -123,6 +129,9 @@ class Case(Base):
     decision: Mapped[str | None] = mapped_column(String(16))
     priority: Mapped[str | None] = mapped_column(String(16))
     needs_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    snoozed_until: Mapped[datetime | None]
+    """Snoozed: nudges about this case wait until then (the reason is in the audit trail)."""
+    snooze_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Mention(Base):
@@ -194,7 +203,8 @@ class CaseEvent(Base):
     __table_args__ = (Index(None, "case_id", "at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    """None for a refused click whose case could not be told (a malformed or unknown reference)."""
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
@@ -288,3 +298,152 @@ class IntegrationState(Base):
     failing_since: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class ClockKind(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    PROMISE = "promise"
+    EXPERT = "expert"
+    APPROVAL = "approval"
+
+
+class Clock(Base):
+    """Something the team must do by `due_at`; the sweep walks its ladder of nudges and escalations.
+
+    `next_at` is when the sweep must look at it next (NULL once the ladder is done or the clock is
+    stopped), `step` how many rungs of the ladder have been taken. The sweep claims due rows with
+    `FOR UPDATE SKIP LOCKED` and advances `step` in the same transaction as the messages it queues,
+    so every rung is taken exactly once, whatever the number of instances.
+    """
+
+    __tablename__ = "clocks"
+    __table_args__ = (
+        Index("ix_clocks_next", "next_at", postgresql_where=text("next_at IS NOT NULL"),
+              sqlite_where=text("next_at IS NOT NULL")),
+        Index("ix_clocks_open_case", "case_id", "kind", postgresql_where=text("stopped_at IS NULL"),
+              sqlite_where=text("stopped_at IS NULL")),
+        Index("ix_clocks_owner", "owner", "due_at", postgresql_where=text("stopped_at IS NULL"),
+              sqlite_where=text("stopped_at IS NULL")),
+        Index("ix_clocks_running_due", "due_at", postgresql_where=text("stopped_at IS NULL"),
+              sqlite_where=text("stopped_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int | None] = mapped_column(Id)
+    """The promise, expert request or approval this clock belongs to (none for first response)."""
+    owner: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    """met (in time), late (done after due), cancelled."""
+    office_time: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The ladder counts office time only (sla.office_hours_only): no escalation at night."""
+
+
+class PromiseState(StrEnum):
+    OPEN = "open"
+    KEPT = "kept"
+    """A later reply went to the author (in time or late: the promise's clock tells)."""
+    BROKEN = "broken"
+    """The case was closed with the promise still open."""
+    CANCELLED = "cancelled"
+
+
+class Promise(Base):
+    """"We komen erop terug": what was promised to the author of a case, and by when."""
+
+    __tablename__ = "promises"
+    __table_args__ = (
+        Index(None, "case_id", "state"), Index(None, "state", "due_at"), Index(None, "settled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    what: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(16))
+    """button (case.promise), reply (a promise phrase in a sent reply) or expert (a holding reply)."""
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default=PromiseState.OPEN.value)
+    settled_at: Mapped[datetime | None]
+    settled_by_reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id", ondelete="SET NULL"))
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Approval(Base):
+    """A reply that waits for a spokesperson: the approval card, the decision and who took it."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index(None, "case_id"), Index(None, "reply_id"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    reply_id: Mapped[int] = mapped_column(ForeignKey("replies.id", ondelete="CASCADE"))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """Why approval is needed: triage reason codes, or the agent's own request."""
+    draft: Mapped[str] = mapped_column(Text)
+    """The agent's text as submitted (the reply's text may be edited by the spokesperson)."""
+    state: Mapped[str] = mapped_column(String(16), default=ApprovalState.PENDING.value)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    """The reason of a rejection."""
+    edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class ExpertState(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    CANCELLED = "cancelled"
+
+
+class ExpertRequest(Base):
+    """A question to the experts of a topic; their answer becomes the agent's draft."""
+
+    __tablename__ = "expert_requests"
+    __table_args__ = (Index(None, "case_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    experts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    question: Mapped[str] = mapped_column(Text)
+    asked_by: Mapped[str] = mapped_column(String(64))
+    asked_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default=ExpertState.OPEN.value)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None]
+
+
+class DirectThread(Base):
+    """A message we posted to a person (an expert's question), so a reply in its thread finds its subject."""
+
+    __tablename__ = "direct_threads"
+    __table_args__ = (UniqueConstraint("channel", "ts"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    user: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Id)
+    created_at: Mapped[datetime]

@@ -17,23 +17,20 @@ from typing import Any
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Case, CaseStatus, Mention
+from bot.kinds import CARD_POST, CARD_UPDATE, NOTE, NOTICE, UPDATE_LANE, post_lane
+from bot.models import Case, CaseStatus, Clock, ClockKind, Mention
 from bot.outbox import enqueue_many, outbox_row, pending_cases
 from bot.ports import MentionChange
 from bot.schemas import MentionIn
+from bot.services import clocks
+from bot.services.coord import Coord
 from bot.sql import insert_ignore
 from bot.triage.service import Assessment, Triage, reasons_json
 
-CARD_POST = "card.post"
-CARD_UPDATE = "card.update"
-NOTE = "note.post"
-NOTICE = "notice.post"
-UPDATE_LANE = "chat.update"
-
-
-def post_lane(channel: str) -> str:
-    """The lane of messages posted to one chat channel (paced about one per second)."""
-    return f"chat.post:{channel}"
+__all__ = [
+    "CARD_POST", "CARD_UPDATE", "NOTE", "NOTICE", "UPDATE_LANE", "IngestResult", "apply_changes", "ingest",
+    "post_lane",
+]
 
 
 @dataclass
@@ -151,12 +148,15 @@ async def ingest(
     notice: str | None = None,
     post_cards: bool = True,
     triage: Triage | None = None,
+    coord: Coord | None = None,
 ) -> IngestResult:
     """Store the mentions that are new, open or join cases, and queue cards; duplicates change nothing.
 
     `notice` is shown on the cards of new cases (e.g. a polling gap); `post_cards=False` stores a
     historical export: cases are created as `imported`, with no cards and no clocks. With `triage`,
-    each new mention is classified and judged, and its case takes the most urgent verdict.
+    each new mention is classified and judged, and its case takes the most urgent verdict. With
+    `coord`, every case that now waits for an answer gets its response clock (SLA), and an answered
+    case whose author writes again is reopened.
     """
     result = IngestResult()
     unique: dict[tuple[str, str], MentionIn] = {}
@@ -241,11 +241,49 @@ async def ingest(
         outbox.append(outbox_row(kind=NOTE, lane=lane, case_id=target.id, now=now,
                                  payload={"event": "new_message", "mention_id": mid}))
     touched -= unposted
+    if coord is not None:
+        waiting = [row for row in new_rows if row["id"] not in unposted and row.get("decision") != "skip"]
+        intents = {t.id: assessed[(m.source, m.id)].classification.intent.value
+                   for m, (_, t) in zip(fresh, assignments, strict=True) if (m.source, m.id) in assessed}
+        reopened = [t.case for _, t in assignments if t.case is not None
+                    and t.case.status == CaseStatus.ANSWERED and t.case.id not in revived]
+        for case in {c.id: c for c in reopened}.values():
+            case.status = (CaseStatus.CLAIMED if case.owner else CaseStatus.OPEN).value
+            outbox.append(outbox_row(kind=NOTE, lane=lane, case_id=case.id, now=now,
+                                     payload={"event": "reopened"}))
+        await start_response_clocks(
+            session, coord, now=now, intents=intents,
+            cases=[(r["id"], r["source"], r["venue"], r.get("priority"), None) for r in waiting]
+            + [(c.id, c.source, c.venue, c.priority, c.owner) for c in [*revived.values(), *reopened]
+               if c.decision != "skip"])
     already = await pending_cases(session, case_ids=sorted(touched), kind=CARD_UPDATE)
     outbox += [outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=cid, now=now)
                for cid in sorted(touched - already)]
     await enqueue_many(session, outbox)
     return result
+
+
+async def start_response_clocks(
+    session: AsyncSession, coord: Coord, *, now: datetime, intents: dict[int, str],
+    cases: list[tuple[int, str, str, str | None, str | None]],
+) -> None:
+    """Start the response clock (first-response SLA) of cases that now wait for us, unless one runs."""
+    if not cases:
+        return
+    running = set(await session.scalars(select(Clock.case_id).where(
+        Clock.case_id.in_([c[0] for c in cases]), Clock.kind == ClockKind.FIRST_RESPONSE.value,
+        Clock.stopped_at.is_(None))))
+    seen: set[int] = set()
+    for case_id, source, venue, priority, owner in cases:
+        if case_id in running or case_id in seen:
+            continue
+        seen.add(case_id)
+        target = coord.response_target(source=source, venue=venue, priority=priority,
+                                       intent=intents.get(case_id))
+        office = target.office_hours_only and not coord.calendar.always_open
+        clocks.start(session, case_id=case_id, kind=ClockKind.FIRST_RESPONSE, now=now, cfg=coord.cfg,
+                     timeline=coord.timeline, owner=owner, office_time=office,
+                     due_at=coord.timeline.deadline(now, target.first_response, office=office))
 
 
 async def _existing_targets(session: AsyncSession, fresh: list[MentionIn]) -> dict[tuple[str, ...], _Target]:

@@ -107,7 +107,7 @@ class PollRunner:
                 log.warning("lease of %s was lost during the poll; results dropped", poller.key)
                 return
             found = await ingest(session, result.mentions, now=now, channel=channel,
-                                 notice=result.gap, triage=rt.triage)
+                                 notice=result.gap, triage=rt.triage, coord=rt.coord)
             await apply_changes(session, result.changes, now=now)
             notices = []
             if result.gap:

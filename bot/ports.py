@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.views import CaseCard, ThreadNote
+from bot.views import ApprovalCard, CaseCard, PersonMessage, ThreadNote
 
 
 class DeliveryError(Exception):
@@ -64,6 +64,22 @@ class ChatPort(Protocol):
         self, *, channel: str, marker: str, since: datetime, thread_ts: str | None = None
     ) -> MessageRef | None:
         """Find a message we posted with `marker` (after an unknown outcome), or None."""
+        ...
+
+    async def direct_channel(self, user: str) -> str:
+        """The channel of our direct conversation with `user` (opened if need be)."""
+        ...
+
+    async def post_message(self, *, channel: str, message: PersonMessage, marker: str) -> MessageRef:
+        """Post a message to a person's direct channel (or a channel): nudge, escalation, question."""
+        ...
+
+    async def post_approval(self, *, channel: str, card: ApprovalCard, marker: str) -> MessageRef:
+        """Post an approval card for the spokespersons."""
+        ...
+
+    async def update_approval(self, *, ref: MessageRef, card: ApprovalCard) -> None:
+        """Show the decision on a posted approval card."""
         ...
 
 

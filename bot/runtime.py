@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.ports import ChatPort, Poller, ReplySink
+from bot.services.coord import Coord
 from bot.settings import Settings
 from bot.sinks import Sinks
 from bot.triage.service import Triage
@@ -31,6 +32,7 @@ class Runtime:
     maker: async_sessionmaker[AsyncSession]
     metrics: Metrics
     t: Translator
+    coord: Coord
     chat: ChatPort | None = None
     reply_sinks: dict[str, ReplySink] = field(default_factory=dict)
     fallback_sink: ReplySink | None = None

@@ -32,6 +32,18 @@ async def housekeeping(rt: Runtime) -> None:
                 OutboxItem.finished_at < now - keep.outbox_done))
 
 
+async def sweep_clocks(rt: Runtime) -> None:
+    """Take every due rung of every deadline ladder (batches until nothing is due)."""
+    correlation_id.set(new_id())
+    sweeper = rt.coord.sweeper()
+    for _ in range(50):  # bounded: a huge backlog is worked off over several runs
+        async with rt.uow() as session:
+            taken = await sweeper.sweep(session, now=utcnow())
+        rt.metrics.clock_rungs.inc(taken)
+        if taken < sweeper.batch:
+            return
+
+
 class Jobs:
     """The scheduler plus the tasks of jobs now running, so shutdown can let them finish."""
 
@@ -41,6 +53,11 @@ class Jobs:
         self.scheduler.add_job(
             self._tracked, "interval", args=[housekeeping, rt], id="housekeeping",
             seconds=rt.settings.config.retention.sweep.total_seconds(),
+            max_instances=1, coalesce=True, next_run_time=utcnow(),
+        )
+        self.scheduler.add_job(
+            self._tracked, "interval", args=[sweep_clocks, rt], id="sweep_clocks",
+            seconds=rt.settings.config.escalation.sweep.total_seconds(),
             max_instances=1, coalesce=True, next_run_time=utcnow(),
         )
 

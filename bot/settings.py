@@ -56,6 +56,8 @@ class Roles(Strict):
     agents: list[SlackUserId] = Field(default_factory=list)
     coordinators: list[SlackUserId] = Field(default_factory=list)
     spokespersons: list[SlackUserId] = Field(default_factory=list)
+    backup_spokespersons: list[SlackUserId] = Field(
+        default_factory=list, description="get approvals nobody decided within approvals.timeout")
     managers: list[SlackUserId] = Field(default_factory=list)
     experts: dict[str, list[SlackUserId]] = Field(default_factory=dict)
 
@@ -126,7 +128,17 @@ class Promises(Strict):
 
 
 class Escalation(Strict):
-    steps: list[Duration] = Field(default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2)])
+    """The ladder of every deadline: remind the owner, nudge at due, then coordinator, then manager."""
+
+    steps: list[Duration] = Field(
+        default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2)],
+        description="late by this much: coordinators, then managers", max_length=2)
+    remind_before: Duration = Field(default=timedelta(minutes=15), description="0s: no early reminder")
+    sweep: Duration = Field(default=timedelta(seconds=15), description="how often deadlines are checked")
+
+
+class Experts(Strict):
+    answer_within: Duration = Field(default=timedelta(hours=2), description="then nudge and escalate")
 
 
 class Approvals(Strict):
@@ -169,6 +181,7 @@ class AppConfig(Strict):
     sla: Sla = Sla()
     promises: Promises = Promises()
     escalation: Escalation = Escalation()
+    experts: Experts = Experts()
     approvals: Approvals = Approvals()
     office_hours: OfficeHours | None = None
     """Absent: always open."""

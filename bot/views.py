@@ -18,6 +18,9 @@ class CardAction(StrEnum):
     IGNORE = "case.ignore"
     ASK_EXPERT = "case.ask_expert"
     PROMISE = "case.promise"
+    ASSIGN = "case.assign"
+    """A user picker on the card: give the case to someone (hand over)."""
+    SNOOZE = "case.snooze"
     LIKE = "case.like"
     HIDE = "case.hide"
     UNHIDE = "case.unhide"
@@ -96,6 +99,29 @@ class CaseCard:
     triage: TriageView | None = None
     compact: bool = False
     """Skipped by policy: show one line and a way to pick it up anyway."""
+    coordination: CoordinationView | None = None
+
+
+@dataclass(frozen=True)
+class PromiseView:
+    what: str
+    due: datetime
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class CoordinationView:
+    """Deadlines and people around a case: the SLA clock, promises, approval, experts, snooze."""
+
+    response_due: datetime | None = None
+    response_late: bool = False
+    promises: tuple[PromiseView, ...] = ()
+    broken_promises: int = 0
+    approval_pending: bool = False
+    experts_asked: tuple[str, ...] = ()
+    expert_answered_by: str | None = None
+    snoozed_until: datetime | None = None
+    snooze_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,3 +144,52 @@ class ReplyForm:
     text: str
     url: str | None
     max_length: int | None
+    draft: str | None = None
+    """Pre-filled text: an expert's answer given since the last reply."""
+    needs_approval: bool = False
+    """Triage already says a spokesperson must approve (the modal says so)."""
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case in a few lines, for messages outside its card (approval cards, direct messages)."""
+
+    ref: str
+    source: str
+    venue: str
+    author: AuthorView
+    text: str
+    url: str | None
+    card_channel: str | None
+    card_ts: str | None
+
+
+@dataclass(frozen=True)
+class PersonMessage:
+    """A message to one person: a nudge, an escalation, an expert's question (`event` picks the text)."""
+
+    event: str
+    params: dict[str, str] = field(default_factory=dict)
+    text: str | None = None
+    case: CaseSummary | None = None
+    answer_ref: str | None = None
+    """An expert question: the reference the Answer button carries."""
+
+
+@dataclass(frozen=True)
+class ApprovalCard:
+    """What a spokesperson sees: the mention, the draft, why approval is needed, and the decision."""
+
+    ref: str
+    state: str
+    case: CaseSummary
+    text: str
+    draft: str
+    reasons: tuple[Any, ...]
+    requested_by: str
+    requested_at: datetime
+    due: datetime | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+    edited: bool = False

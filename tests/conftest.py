@@ -92,9 +92,9 @@ async def bot_factory(db_url: str) -> AsyncIterator[Callable[..., Any]]:
     bots: list[Bot] = []
 
     async def make(**kw: Any) -> Bot:
-        plugins = kw.pop("plugins", None)
+        extra = {k: kw.pop(k) for k in ("plugins", "instance") if kw.get(k)}
         settings = make_settings(db_url=db_url, **kw)
-        bot = await start_bot(settings, **({"plugins": plugins} if plugins else {}))
+        bot = await start_bot(settings, **extra)
         bots.append(bot)
         return bot
 

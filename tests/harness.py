@@ -36,7 +36,7 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "locale": "nl",
         "organisation": {"name": "Testbedrijf", "accounts": {"x": "testbedrijf"}},
         "slack": {"channel": CHANNEL, "post_interval": "100ms", "update_interval": "50ms"},
-        "roles": {"agents": ["U0AGENT1"], "managers": ["U0MGR1"]},
+        "roles": {"agents": ["U0AGENT1", "U0AGENT2"], "managers": ["U0MGR1"]},
         "outbox": {"lease": "15s", "poll": "50ms", "backoff_base": "100ms", "backoff_max": "1s"},
     }
     return _merge(cfg, overrides)
@@ -142,7 +142,8 @@ def card_actions(message: dict[str, Any]) -> dict[str, str]:
     out = {}
     for block in message.get("blocks", []):
         for el in block.get("elements", []) if block.get("type") == "actions" else []:
-            out[el["action_id"]] = el["value"]
+            if el.get("type") == "button":
+                out[el["action_id"]] = el.get("value", "")
     return out
 
 

@@ -147,7 +147,7 @@ def test_modal_snapshots(locale: str) -> None:
     for modal in modals.values():
         View(**modal).validate_json()
         assert len(modal["blocks"]) <= 100
-    reply_input = modals["reply"]["blocks"][-1]
+    reply_input = next(b for b in modals["reply"]["blocks"] if b.get("block_id") == "reply")
     assert reply_input["block_id"] == "reply" and reply_input["element"]["action_id"] == "text"
     assert reply_input["element"]["max_length"] == 280
     check_snapshot(f"modals_{locale}", modals)

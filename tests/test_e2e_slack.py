@@ -20,7 +20,8 @@ async def test_mention_to_card_to_claim_to_reply(bot: Bot, fake_slack: FakeSlack
     assert "&lt;@channel&gt;" in text  # user text is escaped: no pings from customers
     assert "https://example.org/p/1" in text and "Nieuw" in text
     actions = card_actions(card)
-    assert set(actions) == {"case.claim", "case.reply", "case.ignore"}
+    assert set(actions) == {"case.claim", "case.reply", "case.promise", "case.ask_expert", "case.snooze",
+                            "case.ignore"}
     value = actions["case.claim"]
 
     # Claim

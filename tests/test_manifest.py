@@ -14,6 +14,7 @@ SCOPES = {
     "chat_postEphemeral": {"chat:write"}, "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"}, "views_open": set(),
     "views_update": set(), "auth_test": set(), "apps_connections_open": set(),
+    "conversations_open": {"im:write"},
 }
 
 
@@ -31,4 +32,8 @@ def test_manifest_matches_the_code() -> None:
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["interactivity"]["request_url"].endswith("/slack/events")
     assert settings["event_subscriptions"]["request_url"].endswith("/slack/events")
-    assert {"message.channels", "message.groups"} <= set(settings["event_subscriptions"]["bot_events"])
+    events = set(settings["event_subscriptions"]["bot_events"])
+    assert {"message.channels", "message.groups", "message.im"} <= events
+    assert {"im:history", "commands"} <= scopes  # experts answer in our direct message's thread; /webcare
+    commands = {c["command"]: c for c in manifest["features"]["slash_commands"]}
+    assert commands["/webcare"]["url"].endswith("/slack/events")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -18,23 +19,39 @@ from bot.errors import (
     ReplyNotPossible,
     ReplyWindowClosed,
 )
-from bot.models import Case, CaseStatus, Mention, OutboxItem, OutboxStatus, Reply, ReplyStatus
-from bot.outbox import enqueue, has_pending
-from bot.pipeline import CARD_UPDATE, NOTE, UPDATE_LANE, post_lane
-from bot.services import audit
+from bot.kinds import HIDE, LIKE, REPLY
+from bot.models import (
+    Case,
+    CaseStatus,
+    Clock,
+    ClockKind,
+    ExpertRequest,
+    Mention,
+    OutboxItem,
+    OutboxStatus,
+    Promise,
+    Reply,
+    ReplyStatus,
+)
+from bot.outbox import enqueue
+from bot.services import approvals, audit, clocks, promises
+from bot.services.cardwork import get_case, latest_mention, network_lane, refresh_card, touch_card
+from bot.services.coord import Coord
 from bot.sinks import Sinks
 from bot.triage.service import reasons_from_json
-from bot.views import AuthorView, CardAction, CaseCard, CaseRef, ReplyForm, ReplyView, TriageView
+from bot.views import (
+    AuthorView,
+    CardAction,
+    CaseCard,
+    CaseRef,
+    CoordinationView,
+    PromiseView,
+    ReplyForm,
+    ReplyView,
+    TriageView,
+)
 
-REPLY = "reply.send"
-LIKE = "like.send"
-HIDE = "hide.send"
 IGNORE_REASONS = ("spam", "not_for_us", "handled_elsewhere", "no_response_needed", "other")
-
-
-def network_lane(source: str, account: str | None) -> str:
-    """The outbox lane of calls to a network as one of our accounts (quotas are per account)."""
-    return f"reply:{source}:{account}" if account else f"reply:{source}"
 
 
 def parse_ref(raw: str | None) -> CaseRef:
@@ -50,43 +67,9 @@ def ref_value(case_ref: str) -> str:
     return CaseRef(case=case_ref).model_dump_json()
 
 
-async def get_case(session: AsyncSession, ref: CaseRef, *, lock: bool = False) -> Case:
-    """Load a case by its reference; an unknown one raises CaseNotFound."""
-    query = select(Case).where(Case.ref == ref.case)
-    if lock:
-        query = query.with_for_update()
-    case = await session.scalar(query)
-    if case is None:
-        raise CaseNotFound()
-    return case
-
-
-async def latest_mention(session: AsyncSession, case_id: int) -> Mention:
-    """The newest mention of a case (the one a reply answers)."""
-    mention = await session.scalar(
-        select(Mention).where(Mention.case_id == case_id)
-        .order_by(Mention.created_at.desc(), Mention.id.desc()).limit(1)
-    )
-    if mention is None:
-        raise CaseNotFound()
-    return mention
-
-
-def touch_card(session: AsyncSession, case: Case, *, now: datetime, note: dict | None = None) -> None:  # type: ignore[type-arg]
-    """Queue a history line in the card's thread (if given); the card update is queued separately."""
-    if note is not None and case.card_channel:
-        enqueue(session, kind=NOTE, lane=post_lane(case.card_channel), case_id=case.id, now=now,
-                payload=note)
-
-
-async def refresh_card(session: AsyncSession, case: Case, *, now: datetime) -> None:
-    """Queue one card update for the case (coalesced with any not yet sent)."""
-    if not await has_pending(session, case_id=case.id, kind=CARD_UPDATE):
-        enqueue(session, kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=case.id, now=now)
-
-
-async def claim(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetime) -> Case:
+async def claim(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetime, coord: Coord) -> Case:
     """Make `actor` the owner of an unowned case; claiming one's own case again changes nothing."""
+    coord.team.require_member(actor, action="case.claim")
     case = await get_case(session, ref, lock=True)
     if case.owner == actor:
         return case
@@ -96,6 +79,7 @@ async def claim(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetim
     if case.status == CaseStatus.OPEN:
         case.status = CaseStatus.CLAIMED.value
     case.updated_at = now
+    await clocks.reassign(session, case_id=case.id, owner=actor)
     audit.record(session, case_id=case.id, actor=actor, action="claim", at=now)
     touch_card(session, case, now=now, note={"event": "claimed", "actor": actor})
     await refresh_card(session, case, now=now)
@@ -103,12 +87,16 @@ async def claim(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetim
 
 
 async def ignore(
-    *, session: AsyncSession, ref: CaseRef, actor: str, reason: str, note: str | None, now: datetime
+    *, session: AsyncSession, ref: CaseRef, actor: str, reason: str, note: str | None, now: datetime,
+    coord: Coord,
 ) -> Case:
-    """Close a case without reply, with a reason (audited and shown on the card)."""
+    """Close a case without reply, with a reason (audited and shown on the card); its clocks stop."""
+    coord.team.require_member(actor, action="case.ignore")
     if reason not in IGNORE_REASONS:
         raise InvalidReply(reason="unknown reason")
     case = await get_case(session, ref, lock=True)
+    await clocks.stop(session, case_id=case.id, kind=ClockKind.FIRST_RESPONSE, now=now, outcome="cancelled")
+    await promises.break_open(session, case, actor=actor, now=now)
     case.status = CaseStatus.IGNORED.value
     case.ignored_reason = reason if not note else f"{reason}: {note}"
     case.owner = case.owner or actor
@@ -123,9 +111,14 @@ async def ignore(
 
 
 async def submit_reply(
-    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime
+    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime, coord: Coord,
+    ask_approval: bool = False,
 ) -> Reply:
-    """Queue an agent's reply to the case's newest mention; it goes out through the outbox."""
+    """Queue an agent's reply to the case's newest mention; it goes out through the outbox.
+
+    A sensitive case (triage), or the agent's own request, holds the reply for a spokesperson.
+    """
+    coord.team.require_member(actor, action="case.reply")
     text = text.strip()
     case = await get_case(session, ref, lock=True)
     caps = sinks.capabilities(case.source)
@@ -143,19 +136,33 @@ async def submit_reply(
     session.add(reply)
     await session.flush()
     case.owner = case.owner or actor
-    case.status = CaseStatus.ANSWERED.value
     case.updated_at = now
     case.card_error = None
-    enqueue(session, kind=REPLY, lane=network_lane(case.source, mention.account), case_id=case.id,
-            now=now, payload={"reply_id": reply.id})
-    audit.record(session, case_id=case.id, actor=actor, action="reply.queued", at=now,
-                 reply_id=reply.id)
+    if case.needs_approval or ask_approval:
+        reasons = approval_reasons(mention) if case.needs_approval else []
+        if ask_approval:
+            reasons.append({"code": "agent_request"})
+        await approvals.request(session, case, reply, actor=actor, reasons=reasons, now=now, coord=coord)
+    else:
+        case.status = CaseStatus.ANSWERED.value
+        enqueue(session, kind=REPLY, lane=network_lane(case.source, mention.account), case_id=case.id,
+                now=now, payload={"reply_id": reply.id})
+        audit.record(session, case_id=case.id, actor=actor, action="reply.queued", at=now,
+                     reply_id=reply.id)
     await refresh_card(session, case, now=now)
     return reply
 
 
-async def like(*, session: AsyncSession, ref: CaseRef, actor: str, sinks: Sinks, now: datetime) -> Case:
+def approval_reasons(mention: Mention) -> list[Any]:
+    """Why triage wants a spokesperson on this mention (stored reason codes)."""
+    return list((mention.triage or {}).get("approval") or [])
+
+
+async def like(
+    *, session: AsyncSession, ref: CaseRef, actor: str, sinks: Sinks, now: datetime, coord: Coord
+) -> Case:
     """Like the newest mention (reward the positive); liking twice changes nothing."""
+    coord.team.require_member(actor, action="case.like")
     case = await get_case(session, ref, lock=True)
     if not sinks.capabilities(case.source).like:
         raise ActionNotSupported(action="like", source=case.source)
@@ -171,9 +178,11 @@ async def like(*, session: AsyncSession, ref: CaseRef, actor: str, sinks: Sinks,
 
 
 async def hide(
-    *, session: AsyncSession, ref: CaseRef, actor: str, hidden: bool, sinks: Sinks, now: datetime
+    *, session: AsyncSession, ref: CaseRef, actor: str, hidden: bool, sinks: Sinks, now: datetime,
+    coord: Coord,
 ) -> Case:
     """Hide (or show again) the newest mention on the network, e.g. for abuse."""
+    coord.team.require_member(actor, action="case.hide")
     case = await get_case(session, ref, lock=True)
     if not sinks.capabilities(case.source).hide:
         raise ActionNotSupported(action="hide", source=case.source)
@@ -198,21 +207,34 @@ async def reply_form(*, session: AsyncSession, ref: CaseRef, sinks: Sinks) -> Re
     if not caps.reply:
         raise ReplyNotPossible(source=case.source)
     m = await latest_mention(session, case.id)
+    last_reply = await session.scalar(select(func.max(Reply.created_at)).where(Reply.case_id == case.id))
+    answered = await session.scalar(
+        select(ExpertRequest.answer).where(ExpertRequest.case_id == case.id, ExpertRequest.state == "answered",
+                                           *([ExpertRequest.answered_at > last_reply] if last_reply else []))
+        .order_by(ExpertRequest.answered_at.desc()).limit(1))
     return ReplyForm(ref=case.ref, source=case.source, author=_author(m), text=m.text, url=m.url,
-                     max_length=caps.max_length)
+                     max_length=caps.max_length, draft=answered, needs_approval=case.needs_approval)
 
 
 async def record_thread_message(
     *, session: AsyncSession, channel: str, thread_ts: str, user: str, text: str, now: datetime
-) -> bool:
-    """Keep a team member's message in a card's thread in the case history; False if no card."""
+) -> int | None:
+    """Keep a team member's message in a card's thread in the case history; the case id, or None."""
     case_id = await session.scalar(
         select(Case.id).where(Case.card_channel == channel, Case.card_ts == thread_ts)
     )
     if case_id is None:
-        return False
+        return None
     audit.record(session, case_id=case_id, actor=user, action="comment", at=now, text=text[:4000])
-    return True
+    return case_id
+
+
+async def ref_for_card(session: AsyncSession, *, channel: str, ts: str) -> CaseRef:
+    """The case whose card is the message at (channel, ts) (for controls that carry no value)."""
+    ref = await session.scalar(select(Case.ref).where(Case.card_channel == channel, Case.card_ts == ts))
+    if ref is None:
+        raise CaseNotFound()
+    return CaseRef(case=ref)
 
 
 def _author(m: Mention) -> AuthorView:
@@ -255,7 +277,9 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks,
     if caps.hide and latest.deleted_at is None:
         actions.append(CardAction.UNHIDE if latest.hidden else CardAction.HIDE)
     if open_case:
-        actions.append(CardAction.IGNORE)
+        if caps.reply and not caps.read_only:
+            actions.append(CardAction.PROMISE)
+        actions += [CardAction.ASK_EXPERT, CardAction.SNOOZE, CardAction.IGNORE, CardAction.ASSIGN]
     problem = case.card_error
     if last is not None and last.status == ReplyStatus.FAILED:
         problem = last.error or "failed"
@@ -279,7 +303,35 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks,
         hidden=latest.hidden, liked=latest.liked_at is not None, triage=_triage_view(case, latest),
         compact=compact_skipped and case.decision == "skip" and case.status == CaseStatus.OPEN
         and case.owner is None,
+        coordination=await _coordination_view(session, case, now),
     )
+
+
+async def _coordination_view(session: AsyncSession, case: Case, now: datetime) -> CoordinationView | None:
+    """The case's running clocks, promises, pending approval, expert question and snooze."""
+    running = list(await session.scalars(
+        select(Clock).where(Clock.case_id == case.id, Clock.stopped_at.is_(None))))
+    response = next((c for c in running if c.kind == ClockKind.FIRST_RESPONSE), None)
+    promises = list(await session.scalars(
+        select(Promise).where(Promise.case_id == case.id, Promise.state.in_(["open", "broken"]))
+        .order_by(Promise.due_at)))
+    experts = await session.scalar(
+        select(ExpertRequest).where(ExpertRequest.case_id == case.id)
+        .order_by(ExpertRequest.id.desc()).limit(1))
+    pending = any(c.kind == ClockKind.APPROVAL for c in running)
+    snoozed = case.snoozed_until if case.snoozed_until is not None and case.snoozed_until > now else None
+    view = CoordinationView(
+        response_due=response.due_at if response else None,
+        response_late=response is not None and now > response.due_at,
+        promises=tuple(PromiseView(what=p.what, due=p.due_at, overdue=now > p.due_at)
+                       for p in promises if p.state == "open"),
+        broken_promises=sum(1 for p in promises if p.state == "broken"),
+        approval_pending=pending,
+        experts_asked=tuple(experts.experts) if experts is not None and experts.state == "open" else (),
+        expert_answered_by=experts.answered_by if experts is not None and experts.state == "answered" else None,
+        snoozed_until=snoozed, snooze_reason=case.snooze_reason if snoozed else None,
+    )
+    return None if view == CoordinationView() else view
 
 
 def _triage_view(case: Case, latest: Mention) -> TriageView | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.i18n import Translator
 from bot.services.cases import IGNORE_REASONS, ref_value
 from bot.triage.service import explain
-from bot.views import CardAction, CaseCard, ReplyForm, ThreadNote, TriageView
+from bot.views import CardAction, CaseCard, CoordinationView, ReplyForm, ThreadNote, TriageView
 from handlers.slack.ids import Block, Callback
 
 SECTION_LIMIT = 2900
@@ -147,7 +148,9 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         queued = t("card.reply_queued")
         if r.eta is not None:
             queued = t("card.reply_waiting", at=slack_date(r.eta, "{time}", t.datetime(r.eta)))
-        state = {"queued": queued, "failed": t("card.reply_failed")}.get(
+        state = {"queued": queued, "failed": t("card.reply_failed"),
+                 "pending_approval": t("card.reply_awaiting_approval"),
+                 "rejected": t("card.reply_rejected")}.get(
             r.status, t("card.reply_sent", at=slack_date(r.at, "{time}", t.datetime(r.at)))
         )
         text = f":outbox_tray: {t('card.reply_by', agent=user(r.agent))} ({state})\n{quote(r.text, 1500)}"
@@ -172,6 +175,11 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]}
         )
+    if card.coordination is not None:
+        lines = coordination_lines(card.coordination, t)
+        if lines:
+            text = "\n".join(lines)[:2900]
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
     if card.notice:
         blocks.append(
             {
@@ -214,13 +222,22 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         link["url"] = safe_url(card.url)
         buttons.append(link)
     for action, label in (
+        (CardAction.PROMISE, "button.promise"),
+        (CardAction.ASK_EXPERT, "button.ask_expert"),
         (CardAction.LIKE, "button.like"),
         (CardAction.HIDE, "button.hide"),
         (CardAction.UNHIDE, "button.unhide"),
+        (CardAction.SNOOZE, "button.snooze"),
         (CardAction.IGNORE, "button.ignore"),
     ):
         if action in card.actions:
             buttons.append(_button(t(label), action, value))
+    if CardAction.ASSIGN in card.actions:
+        picker: dict[str, Any] = {"type": "users_select", "action_id": CardAction.ASSIGN.value,
+                                  "placeholder": _plain(t("button.assign"))}
+        if card.owner and card.owner[:1] in "UW":
+            picker["initial_user"] = card.owner
+        buttons.append(picker)
     if (
         card.status != "ignored"
         and CardAction.REPLY not in card.actions
@@ -262,14 +279,63 @@ def triage_line(v: TriageView, t: Translator) -> str:
     return line
 
 
+PEOPLE_PARAMS = frozenset({"owner", "agent", "people", "actor"})
+TIME_PARAMS = frozenset({"due", "until"})
+
+
+def format_params(t: Translator, params: dict[str, str]) -> dict[str, str]:
+    """Catalog parameters made safe: people as mentions, times as Slack dates, the rest escaped."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if key in PEOPLE_PARAMS:
+            out[key] = " ".join(user(u) for u in str(value).split()) or "-"
+        elif key in TIME_PARAMS:
+            try:
+                at = datetime.fromisoformat(str(value))
+            except ValueError:
+                out[key] = escape(str(value))
+            else:
+                out[key] = slack_date(at, "{date_short_pretty} {time}", t.datetime(at))
+        else:
+            out[key] = escape(str(value))
+    for key in ("owner", "people", "agent", "actor", "topic"):
+        out.setdefault(key, "-")
+    return out
+
+
+def coordination_lines(v: CoordinationView, t: Translator) -> list[str]:
+    """The card's deadline lines: response SLA, promises, approval, expert, snooze."""
+    lines = []
+    if v.response_due is not None:
+        at = slack_date(v.response_due, "{date_short_pretty} {time}", t.datetime(v.response_due))
+        lines.append(t("coord.response_late" if v.response_late else "coord.response_due", due=at))
+    for p in v.promises:
+        at = slack_date(p.due, "{date_short_pretty} {time}", t.datetime(p.due))
+        lines.append(t("coord.promise_overdue" if p.overdue else "coord.promise", what=escape(p.what[:200]),
+                       due=at))
+    if v.broken_promises:
+        lines.append(t("coord.broken", count=v.broken_promises))
+    if v.approval_pending:
+        lines.append(t("coord.approval_pending"))
+    if v.experts_asked:
+        lines.append(t("coord.expert_asked", people=" ".join(user(u) for u in v.experts_asked)))
+    elif v.expert_answered_by:
+        lines.append(t("coord.expert_answered", people=user(v.expert_answered_by)))
+    if v.snoozed_until is not None:
+        at = slack_date(v.snoozed_until, "{date_short_pretty} {time}", t.datetime(v.snoozed_until))
+        lines.append(t("coord.snoozed", until=at, reason=escape((v.snooze_reason or "")[:200])))
+    return lines
+
+
 def render_note(note: ThreadNote, t: Translator) -> str:
     """A line of history for the card's thread."""
-    params = {k: escape(v) for k, v in note.params.items()}
+    params = format_params(t, dict(note.params))
     if note.event == "ignored" and "reason" in params and t.has(f"ignore.{params['reason']}"):
         params["reason"] = t(f"ignore.{params['reason']}")
     if "author" in params:
         params["author"] = "@" + params["author"].lstrip("@")
-    line = t(f"note.{note.event}", actor=user(note.actor), **params)
+    params["actor"] = user(note.actor)
+    line = t(f"note.{note.event}", **params)
     return f"{line}\n{quote(note.text, 2500)}" if note.text else line
 
 
@@ -315,6 +381,8 @@ def reply_modal(
     }
     if form is not None and form.max_length:
         text_input["max_length"] = form.max_length
+    if form is not None and form.draft:
+        text_input["initial_value"] = form.draft[: form.max_length or 3000]
     return {
         "type": "modal",
         "callback_id": Callback.REPLY.value,
@@ -330,8 +398,23 @@ def reply_modal(
                 "label": _plain(t("modal.reply.label")),
                 "element": text_input,
             },
+            *_approval_choice(t, form),
         ],
     }
+
+
+def _approval_choice(t: Translator, form: ReplyForm | None) -> list[dict[str, Any]]:
+    """Sensitive replies say they go to the spokesperson; others offer to send them there."""
+    if form is None:
+        return []
+    if form.needs_approval:
+        return [{"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.reply.needs_approval")}]}]
+    return [{
+        "type": "input", "block_id": Block.ASK_APPROVAL.value, "optional": True,
+        "label": _plain(t("modal.reply.approval_label")),
+        "element": {"type": "checkboxes", "action_id": Block.ASK_APPROVAL_BOX.value,
+                    "options": [{"text": _plain(t("modal.reply.ask_approval")), "value": "yes"}]},
+    }]
 
 
 def unavailable_modal(t: Translator, message: str) -> dict[str, Any]:

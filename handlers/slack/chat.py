@@ -11,14 +11,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import Translator
 from bot.ports import MessageRef, PermanentError, RateLimited, TransientError, UnknownOutcome
-from bot.views import CaseCard, ThreadNote
+from bot.views import ApprovalCard, CaseCard, PersonMessage, ThreadNote
 from handlers.slack.blocks import render_card, render_note, render_notice
+from handlers.slack.coord_blocks import render_approval, render_person_message
 from handlers.slack.ids import MARKER_EVENT
 
 PERMANENT = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
     "invalid_auth", "account_inactive", "token_revoked", "no_permission", "missing_scope",
     "message_not_found", "cant_update_message", "invalid_arguments", "not_authed",
+    "user_not_found", "user_disabled", "cannot_dm_bot",
 }
 
 
@@ -28,6 +30,7 @@ class SlackChat:
     def __init__(self, client: AsyncWebClient, t: Translator) -> None:
         self._client = client
         self._t = t
+        self._direct: dict[str, str] = {}
 
     async def post_card(self, *, channel: str, card: CaseCard, marker: str) -> MessageRef:
         """Post a new card with the outbox key in the message metadata."""
@@ -77,6 +80,32 @@ class SlackChat:
             if not data.get("has_more") or not cursor:
                 return None
         return None
+
+    async def direct_channel(self, user: str) -> str:
+        """Open (or find) the bot's direct conversation with `user` (conversations.open)."""
+        if user not in self._direct:
+            data = await self._call("conversations_open", users=user)
+            self._direct[user] = data["channel"]["id"]
+        return self._direct[user]
+
+    async def post_message(self, *, channel: str, message: PersonMessage, marker: str) -> MessageRef:
+        """Post a nudge, escalation or expert question."""
+        text, blocks = render_person_message(message, self._t)
+        data = await self._call("chat_postMessage", channel=channel, text=text, blocks=blocks,
+                                unfurl_links=False, unfurl_media=False, metadata=_metadata(marker))
+        return MessageRef(channel=data["channel"], ts=data["ts"])
+
+    async def post_approval(self, *, channel: str, card: ApprovalCard, marker: str) -> MessageRef:
+        """Post an approval card for the spokespersons."""
+        text, blocks = render_approval(card, self._t)
+        data = await self._call("chat_postMessage", channel=channel, text=text, blocks=blocks,
+                                unfurl_links=False, unfurl_media=False, metadata=_metadata(marker))
+        return MessageRef(channel=data["channel"], ts=data["ts"])
+
+    async def update_approval(self, *, ref: MessageRef, card: ApprovalCard) -> None:
+        """Show the decision on the approval card."""
+        text, blocks = render_approval(card, self._t)
+        await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -4,12 +4,34 @@ from enum import StrEnum
 
 from bot.views import CardAction as Action  # the card's action ids are the core's actions
 
-__all__ = ["Action", "Block", "Callback", "MARKER_EVENT"]
+__all__ = ["Action", "ApprovalAction", "Block", "Callback", "Command", "ExpertAction", "MARKER_EVENT"]
 
 
 class Callback(StrEnum):
     REPLY = "case.reply"
     IGNORE = "case.ignore"
+    PROMISE = "case.promise"
+    ASK_EXPERT = "case.ask_expert"
+    SNOOZE = "case.snooze"
+    EXPERT_ANSWER = "expert.answer"
+    APPROVAL_EDIT = "approval.edit"
+    APPROVAL_REJECT = "approval.reject"
+
+
+class ApprovalAction(StrEnum):
+    """Buttons on an approval card (CONTRACT.md)."""
+
+    APPROVE = "approval.approve"
+    EDIT = "approval.edit"
+    REJECT = "approval.reject"
+
+
+class ExpertAction(StrEnum):
+    ANSWER = "expert.answer"
+
+
+class Command(StrEnum):
+    WEBCARE = "/webcare"
 
 
 class Block(StrEnum):
@@ -20,6 +42,22 @@ class Block(StrEnum):
     IGNORE_REASON_SELECT = "choice"
     IGNORE_NOTE = "note"
     IGNORE_NOTE_TEXT = "text"
+    ASK_APPROVAL = "approval"
+    ASK_APPROVAL_BOX = "ask"
+    TEXT = "text"
+    WHEN = "when"
+    USERS = "users"
+    PROMISE_WHAT = "what"
+    PROMISE_DUE = "due"
+    SNOOZE_UNTIL = "until"
+    SNOOZE_REASON = "reason"
+    EXPERT_WHO = "experts"
+    EXPERT_QUESTION = "question"
+    EXPERT_ANSWER = "answer"
+    EXPERT_ACTIONS = "expert.actions"
+    APPROVAL_TEXT = "text"
+    APPROVAL_REASON = "reason"
+    APPROVAL_ACTIONS = "approval.actions"
 
 
 MARKER_EVENT = "webcare_outbox"

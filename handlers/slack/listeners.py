@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.errors import WebcareError
+from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
 from bot.logs import correlation_id
 from bot.runtime import Runtime
-from bot.services import cases
+from bot.services import audit, cases, experts
 from bot.services.inbound import first_time
+from handlers.slack import coord_listeners
 from handlers.slack.blocks import ignore_modal, reply_modal, unavailable_modal, user
 from handlers.slack.ids import Action, Block, Callback
 
@@ -27,12 +31,29 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     """Map every Slack id to its listener (the one place where that happens)."""
     t = rt.t
 
+    def guarded(listener: Listener) -> Listener:
+        return guard(rt, listener)
+
+    async def thread_reply(
+        session: AsyncSession, *, channel: str, thread_ts: str, user: str, text: str
+    ) -> None:
+        """A message in a thread: an expert's answer (their question, or the card), else history."""
+        now = utcnow()
+        if await experts.answer_in_thread(session=session, channel=channel, thread_ts=thread_ts, user=user,
+                                          text=text, now=now, coord=rt.coord):
+            return
+        case_id = await cases.record_thread_message(session=session, channel=channel, thread_ts=thread_ts,
+                                                    user=user, text=text, now=now)
+        if case_id is not None:
+            await experts.answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=rt.coord)
+
     async def claim(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                     payload: dict[str, Any]) -> None:
         await ack()
         ref = cases.parse_ref(payload.get("value"))
         async with rt.uow() as session:
-            await cases.claim(session=session, ref=ref, actor=body["user"]["id"], now=utcnow())
+            await cases.claim(session=session, ref=ref, actor=body["user"]["id"], now=utcnow(),
+                              coord=rt.coord)
 
     async def like(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                    payload: dict[str, Any]) -> None:
@@ -40,7 +61,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         ref = cases.parse_ref(payload.get("value"))
         async with rt.uow() as session:
             await cases.like(session=session, ref=ref, actor=body["user"]["id"], sinks=rt.sinks,
-                             now=utcnow())
+                             now=utcnow(), coord=rt.coord)
 
     def hide_listener(hidden: bool) -> Listener:
         async def hide(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -49,7 +70,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             ref = cases.parse_ref(payload.get("value"))
             async with rt.uow() as session:
                 await cases.hide(session=session, ref=ref, actor=body["user"]["id"], hidden=hidden,
-                                 sinks=rt.sinks, now=utcnow())
+                                 sinks=rt.sinks, now=utcnow(), coord=rt.coord)
 
         hide.__name__ = "unhide" if not hidden else "hide"
         return hide
@@ -83,7 +104,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             ref = cases.parse_ref(view.get("private_metadata"))
             async with rt.uow() as session:
                 await cases.submit_reply(session=session, ref=ref, actor=body["user"]["id"],
-                                         text=text, sinks=rt.sinks, now=utcnow())
+                                         text=text, sinks=rt.sinks, now=utcnow(), coord=rt.coord,
+                                         ask_approval=ask_approval(values))
         except WebcareError as exc:
             await ack(response_action="errors", errors={Block.REPLY.value: t(exc.key, **exc.params)})
             return
@@ -108,7 +130,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             ref = cases.parse_ref(view.get("private_metadata"))
             async with rt.uow() as session:
                 await cases.ignore(session=session, ref=ref, actor=body["user"]["id"],
-                                   reason=choice, note=note, now=utcnow())
+                                   reason=choice, note=note, now=utcnow(), coord=rt.coord)
         except WebcareError as exc:
             await ack(response_action="errors",
                       errors={Block.IGNORE_REASON.value: t(exc.key, **exc.params)})
@@ -124,36 +146,39 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         async with rt.uow() as session:
             if await first_time(session, key=f"slack:{body.get('event_id') or ts}", now=utcnow()):
-                await cases.record_thread_message(
-                    session=session, channel=event.get("channel", ""), thread_ts=thread_ts,
-                    user=event["user"], text=event.get("text", ""), now=utcnow())
+                await thread_reply(session, channel=event.get("channel", ""), thread_ts=thread_ts,
+                                   user=event["user"], text=event.get("text", ""))
             else:
                 rt.metrics.slack_retries_dropped.inc()
 
     async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
         await report(t, client, body, error)
 
-    app.action(Action.CLAIM.value)(guarded(t, claim))
-    app.action(Action.REPLY.value)(guarded(t, open_reply))
-    app.action(Action.IGNORE.value)(guarded(t, open_ignore))
-    app.action(Action.LIKE.value)(guarded(t, like))
-    app.action(Action.HIDE.value)(guarded(t, hide_listener(True)))
-    app.action(Action.UNHIDE.value)(guarded(t, hide_listener(False)))
+
+    app.action(Action.CLAIM.value)(guarded(claim))
+    app.action(Action.REPLY.value)(guarded(open_reply))
+    app.action(Action.IGNORE.value)(guarded(open_ignore))
+    app.action(Action.LIKE.value)(guarded(like))
+    app.action(Action.HIDE.value)(guarded(hide_listener(True)))
+    app.action(Action.UNHIDE.value)(guarded(hide_listener(False)))
     app.action(Action.OPEN.value)(_ack_link)
-    app.view(Callback.REPLY.value)(guarded(t, submit_reply))
-    app.view(Callback.IGNORE.value)(guarded(t, submit_ignore))
-    app.event("message")(guarded(t, thread_message))
+    app.view(Callback.REPLY.value)(guarded(submit_reply))
+    app.view(Callback.IGNORE.value)(guarded(submit_ignore))
+    app.event("message")(guarded(thread_message))
     app.error(on_error)
+    coord_listeners.register(app, rt, guarded)
 
 
 Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
 
 
-def guarded(t: Translator, listener: Listener) -> Listener:
+def guard(rt: Runtime, listener: Listener) -> Listener:
     """Turn refusals and failures after ack() into a message to the user, in one place.
 
     Raising after ack() is unsafe in Bolt's async runner (it resets the acknowledgement, so Slack
     waits 3 s and gets a 404), so listeners report here instead of leaving it to `app.error`.
+    A click refused for lack of a role is also written to the audit trail (its own transaction:
+    the refused one was rolled back).
     """
 
     async def run(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -161,10 +186,31 @@ def guarded(t: Translator, listener: Listener) -> Listener:
         try:
             await listener(ack, body, client, payload)
         except Exception as exc:  # every failure is reported to the user and logged, once
-            await report(t, client, body, exc)
+            if isinstance(exc, NotAllowed):
+                await audit_refusal(rt, exc, payload)
+            await report(rt.t, client, body, exc)
 
     run.__name__ = listener.__name__
     return run
+
+
+async def audit_refusal(rt: Runtime, exc: NotAllowed, payload: dict[str, Any]) -> None:
+    """Record who was refused what, on which case when the button or modal tells it."""
+    raw = payload.get("value") or payload.get("private_metadata") or ""
+    ref = None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        data = json.loads(raw)
+        ref = next((str(v) for v in data.values()), None) if isinstance(data, dict) else None
+    rt.metrics.refused.labels(action=str(exc.params.get("action", "?"))).inc()
+    async with rt.uow() as session:
+        await audit.refusal(session, actor=str(exc.params.get("user", "?")), at=utcnow(), ref=ref,
+                            action=str(exc.params.get("action")), role=str(exc.params.get("role")))
+
+
+def ask_approval(values: dict[str, Any]) -> bool:
+    """Whether the reply modal's "ask the spokesperson" box is ticked."""
+    chosen = values.get(Block.ASK_APPROVAL, {}).get(Block.ASK_APPROVAL_BOX, {}).get("selected_options") or []
+    return any(o.get("value") == "yes" for o in chosen)
 
 
 async def report(t: Translator, client: AsyncWebClient, body: dict[str, Any], error: Exception) -> None:
@@ -172,6 +218,8 @@ async def report(t: Translator, client: AsyncWebClient, body: dict[str, Any], er
     if isinstance(error, WebcareError):
         log.info("refused: %s", error)
         params = {k: user(str(v)) if k in USER_PARAMS else v for k, v in error.params.items()}
+        if isinstance(error, NotAllowed):
+            params["role"] = t("role.or").join(t(f"role.{r}") for r in str(error.params.get("role")).split("/"))
         message = t(error.key, **params)
     else:
         log.error("unexpected error in a Slack listener", exc_info=error)

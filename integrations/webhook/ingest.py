@@ -66,7 +66,7 @@ async def ingest_mentions(request: web.Request) -> web.Response:
                       rejected=report)
     async with rt.uow() as session:
         result = await ingest(session, valid, now=utcnow(), channel=rt.settings.config.slack.channel,
-                              triage=rt.triage)
+                              triage=rt.triage, coord=rt.coord)
     for source, n in result.by_source.items():
         rt.metrics.mentions_ingested.labels(source=source).inc(n)
     for source, n in result.duplicates_by_source.items():

@@ -138,7 +138,10 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
+            "conversations.open": self._conversations_open,
         }
+        self.responses: list[JsonDict] = []
+        """What the app sent to response_urls (slash commands), in order."""
 
     # --- lifecycle ---
 
@@ -146,6 +149,7 @@ class FakeSlack:
         """Bind 127.0.0.1 on a free port and start serving."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/respond/{token}", self._handle_response_url)
         app.router.add_get("/link/", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -540,6 +544,26 @@ class FakeSlack:
             raise _ApiError("user_not_found")
         return {"user": copy.deepcopy(self.users.get(user_id) or _plausible_user(user_id))}
 
+    def _conversations_open(self, args: JsonDict) -> JsonDict:
+        users = str(args.get("users") or "")
+        if not users or "," in users:
+            raise _ApiError("not_enough_users" if not users else "invalid_arguments")
+        if not users.startswith(("U", "W")):
+            raise _ApiError("user_not_found")
+        return {"channel": {"id": "D" + users[1:]}, "already_open": True}
+
+    def dm_messages(self, user_id: str) -> list[JsonDict]:
+        """Messages the app posted in its direct conversation with `user_id`."""
+        return self.messages.get("D" + user_id[1:], [])
+
+    def response_url(self) -> str:
+        """A response_url for a slash command payload, answered by this fake."""
+        return f"{self.base_url}respond/{uuid.uuid4().hex}"
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
+
     def _apps_connections_open(self, args: JsonDict) -> JsonDict:
         return {"url": f"ws://127.0.0.1:{self._port}/link/?ticket={uuid.uuid4()}&app_id={APP_ID}"}
 
@@ -807,3 +831,15 @@ def event_callback_body(
         "is_ext_shared_channel": False,
         "event_context": f"4-{event.get('type', 'event')}-{team_id}-{event.get('channel', '')}",
     }
+
+
+def slash_command_body(*, command: str, text: str, user_id: str, channel_id: str, response_url: str,
+                       trigger_id: str, team_id: str = TEAM_ID) -> bytes:
+    """A slash command as Slack posts it: form-encoded fields (not a JSON payload)."""
+    return urllib.parse.urlencode({
+        "token": "fake-verification-token", "team_id": team_id, "team_domain": "fake",
+        "channel_id": channel_id, "channel_name": f"channel-{channel_id.lower()}", "user_id": user_id,
+        "user_name": f"user.{user_id.lower()}", "command": command, "text": text,
+        "api_app_id": APP_ID, "is_enterprise_install": "false", "response_url": response_url,
+        "trigger_id": trigger_id,
+    }).encode()

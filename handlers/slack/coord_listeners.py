@@ -1,0 +1,284 @@
+"""Bolt listeners of coordination: promises, experts, assignment, snooze, approvals and `/webcare`.
+
+Same habits as `listeners.py`: acknowledge first (modals open with the 3-second trigger_id before
+any database work), call one service in one transaction, let the renderers render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import utcnow
+from bot.errors import InvalidInput, WebcareError
+from bot.runtime import Runtime
+from bot.services import approvals, cases, experts, ownership, promises, reports
+from handlers.slack.blocks import unavailable_modal
+from handlers.slack.coord_blocks import (
+    approval_edit_modal,
+    approval_reject_modal,
+    ask_expert_modal,
+    expert_answer_modal,
+    promise_modal,
+    snooze_modal,
+)
+from handlers.slack.ids import Action, ApprovalAction, Block, Callback, Command, ExpertAction
+from handlers.slack.reports import render_mine, render_overdue, render_stats
+
+Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
+Guard = Callable[[Listener], Listener]
+
+
+def _values(view: dict[str, Any]) -> dict[str, Any]:
+    return view.get("state", {}).get("values", {})
+
+
+def _text(values: dict[str, Any], block: str) -> str:
+    return (values.get(block, {}).get(Block.TEXT, {}).get("value") or "").strip()
+
+
+def _when(values: dict[str, Any], block: str) -> datetime | None:
+    raw = values.get(block, {}).get(Block.WHEN, {}).get("selected_date_time")
+    return datetime.fromtimestamp(int(raw), UTC) if raw else None
+
+
+def _field_errors(t: Any, exc: WebcareError, fields: dict[str, str], default: str) -> dict[str, str]:
+    """A refusal shown on the modal field it is about."""
+    block = fields.get(str(exc.params.get("field", "")), default)
+    return {block: t(exc.key, **exc.params)}
+
+
+def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
+    """Map every coordination id to its listener."""
+    t = rt.t
+
+    def actor(body: dict[str, Any]) -> str:
+        return str(body["user"]["id"])
+
+    # --- promises ---------------------------------------------------------------------------
+    async def open_promise(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                           payload: dict[str, Any]) -> None:
+        await ack()
+        ref = cases.parse_ref(payload.get("value"))
+        due = utcnow() + rt.settings.config.promises.default_due
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=promise_modal(t, metadata=cases.ref_value(ref.case), due=due))
+
+    async def submit_promise(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                             payload: dict[str, Any]) -> None:
+        values = _values(payload)
+        try:
+            ref = cases.parse_ref(payload.get("private_metadata"))
+            due = _when(values, Block.PROMISE_DUE)
+            if due is None:
+                raise InvalidInput(field="due", reason="empty")
+            async with rt.uow() as session:
+                await promises.make(session=session, ref=ref, actor=actor(body), due_at=due, now=utcnow(),
+                                    what=_text(values, Block.PROMISE_WHAT), coord=rt.coord)
+        except WebcareError as exc:
+            await ack(response_action="errors", errors=_field_errors(
+                t, exc, {"what": Block.PROMISE_WHAT, "due": Block.PROMISE_DUE}, Block.PROMISE_WHAT))
+            if exc.key == "error.not_allowed":
+                raise
+            return
+        await ack()
+
+    # --- experts ----------------------------------------------------------------------------
+    async def open_ask_expert(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                              payload: dict[str, Any]) -> None:
+        await ack()
+        ref = cases.parse_ref(payload.get("value"))
+        metadata = cases.ref_value(ref.case)
+        opened = await client.views_open(trigger_id=body["trigger_id"],
+                                         view=ask_expert_modal(t, metadata=metadata, experts=[], topic=None))
+        async with rt.maker() as session:
+            topic, chosen = await experts.suggested(session=session, ref=ref, coord=rt.coord)
+        if chosen:
+            view = opened["view"]
+            await client.views_update(view_id=view["id"], hash=view.get("hash"),
+                                      view=ask_expert_modal(t, metadata=metadata, experts=chosen, topic=topic))
+
+    async def submit_ask_expert(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                                payload: dict[str, Any]) -> None:
+        values = _values(payload)
+        chosen = values.get(Block.EXPERT_WHO, {}).get(Block.USERS, {}).get("selected_users") or []
+        try:
+            ref = cases.parse_ref(payload.get("private_metadata"))
+            async with rt.uow() as session:
+                await experts.ask(session=session, ref=ref, actor=actor(body), now=utcnow(), coord=rt.coord,
+                                  question=_text(values, Block.EXPERT_QUESTION), experts=list(chosen))
+        except WebcareError as exc:
+            await ack(response_action="errors", errors=_field_errors(
+                t, exc, {"question": Block.EXPERT_QUESTION}, Block.EXPERT_WHO))
+            if exc.key == "error.not_allowed":
+                raise
+            return
+        await ack()
+
+    async def open_answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                          payload: dict[str, Any]) -> None:
+        await ack()
+        ref = experts.parse_expert(payload.get("value"))
+        metadata = experts.expert_value(ref.question)
+        question = ""
+        for block in (body.get("message") or {}).get("blocks", [])[1:2]:
+            question = (block.get("text") or {}).get("text", "").removeprefix("> ")
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=expert_answer_modal(t, metadata=metadata, question=question or "…"))
+
+    async def submit_answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                            payload: dict[str, Any]) -> None:
+        try:
+            ref = experts.parse_expert(payload.get("private_metadata"))
+            async with rt.uow() as session:
+                await experts.answer(session=session, ref=ref.question, actor=actor(body), now=utcnow(),
+                                     coord=rt.coord, text=_text(_values(payload), Block.EXPERT_ANSWER))
+        except WebcareError as exc:
+            await ack(response_action="errors", errors={Block.EXPERT_ANSWER.value: t(exc.key, **exc.params)})
+            if exc.key == "error.not_allowed":
+                raise
+            return
+        await ack()
+
+    # --- ownership --------------------------------------------------------------------------
+    async def assign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                     payload: dict[str, Any]) -> None:
+        await ack()
+        assignee = payload.get("selected_user")
+        container = body.get("container") or {}
+        if not assignee:
+            return
+        async with rt.uow() as session:
+            ref = await cases.ref_for_card(session, channel=container.get("channel_id", ""),
+                                           ts=container.get("message_ts", ""))
+            await ownership.assign(session=session, ref=ref, actor=actor(body), assignee=assignee, now=utcnow(),
+                                   coord=rt.coord)
+
+    async def open_snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                          payload: dict[str, Any]) -> None:
+        await ack()
+        ref = cases.parse_ref(payload.get("value"))
+        until = utcnow().replace(second=0, microsecond=0) + rt.settings.config.escalation.steps[0] \
+            if rt.settings.config.escalation.steps else utcnow()
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=snooze_modal(t, metadata=cases.ref_value(ref.case), until=until))
+
+    async def submit_snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                            payload: dict[str, Any]) -> None:
+        values = _values(payload)
+        try:
+            ref = cases.parse_ref(payload.get("private_metadata"))
+            until = _when(values, Block.SNOOZE_UNTIL)
+            if until is None:
+                raise InvalidInput(field="until", reason="empty")
+            async with rt.uow() as session:
+                await ownership.snooze(session=session, ref=ref, actor=actor(body), until=until, now=utcnow(),
+                                       reason=_text(values, Block.SNOOZE_REASON), coord=rt.coord)
+        except WebcareError as exc:
+            await ack(response_action="errors", errors=_field_errors(
+                t, exc, {"until": Block.SNOOZE_UNTIL, "reason": Block.SNOOZE_REASON}, Block.SNOOZE_REASON))
+            if exc.key == "error.not_allowed":
+                raise
+            return
+        await ack()
+
+    # --- approvals --------------------------------------------------------------------------
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                      payload: dict[str, Any]) -> None:
+        await ack()
+        ref = approvals.parse_approval(payload.get("value"))
+        async with rt.uow() as session:
+            await approvals.approve(session=session, ref=ref.approval, actor=actor(body), now=utcnow(),
+                                    coord=rt.coord)
+
+    def open_decision(edit: bool) -> Listener:
+        async def open_modal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                             payload: dict[str, Any]) -> None:
+            await ack()
+            ref = approvals.parse_approval(payload.get("value"))
+            metadata = approvals.approval_value(ref.approval)
+            view = (approval_edit_modal(t, metadata=metadata, text="") if edit
+                    else approval_reject_modal(t, metadata=metadata))
+            opened = (await client.views_open(trigger_id=body["trigger_id"], view=view))["view"]
+            try:
+                async with rt.maker() as session:
+                    text = await approvals.may_decide(session=session, ref=ref.approval, actor=actor(body),
+                                                      coord=rt.coord, action="approval.edit" if edit
+                                                      else "approval.reject")
+            except WebcareError as exc:
+                await client.views_update(view_id=opened["id"],
+                                          view=unavailable_modal(t, t(exc.key, **exc.params)))
+                raise
+            if edit:
+                await client.views_update(view_id=opened["id"], hash=opened.get("hash"),
+                                          view=approval_edit_modal(t, metadata=metadata, text=text))
+
+        open_modal.__name__ = "open_edit" if edit else "open_reject"
+        return open_modal
+
+    async def submit_edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                          payload: dict[str, Any]) -> None:
+        try:
+            ref = approvals.parse_approval(payload.get("private_metadata"))
+            async with rt.uow() as session:
+                await approvals.approve(session=session, ref=ref.approval, actor=actor(body), now=utcnow(),
+                                        coord=rt.coord, text=_text(_values(payload), Block.APPROVAL_TEXT))
+        except WebcareError as exc:
+            await ack(response_action="errors", errors={Block.APPROVAL_TEXT.value: t(exc.key, **exc.params)})
+            if exc.key == "error.not_allowed":
+                raise
+            return
+        await ack()
+
+    async def submit_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                            payload: dict[str, Any]) -> None:
+        try:
+            ref = approvals.parse_approval(payload.get("private_metadata"))
+            async with rt.uow() as session:
+                await approvals.reject(session=session, ref=ref.approval, actor=actor(body), now=utcnow(),
+                                       coord=rt.coord, reason=_text(_values(payload), Block.APPROVAL_REASON))
+        except WebcareError as exc:
+            await ack(response_action="errors", errors={Block.APPROVAL_REASON.value: t(exc.key, **exc.params)})
+            if exc.key == "error.not_allowed":
+                raise
+            return
+        await ack()
+
+    # --- /webcare ---------------------------------------------------------------------------
+    async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        word = (body.get("text") or "").strip().lower().split(" ")[0] or "help"
+        user = str(body.get("user_id", ""))
+        async with rt.maker() as session:
+            if word in ("mine", "mijn"):
+                text = render_mine(await reports.mine(session, user=user), t)
+            elif word in ("overdue", "telaat", "laat"):
+                items, total = await reports.overdue(session, now=utcnow())
+                text = render_overdue(items, total, t)
+            elif word in ("stats", "cijfers"):
+                text = render_stats(await reports.stats(session, now=utcnow(), tz=rt.settings.config.tz), t)
+            elif word in ("help", "hulp"):
+                text = t("command.help")
+            else:
+                text = t("command.unknown", text=word[:40]) + "\n" + t("command.help")
+        await respond(text=text, response_type="ephemeral")
+
+    app.action(Action.PROMISE.value)(guarded(open_promise))
+    app.view(Callback.PROMISE.value)(guarded(submit_promise))
+    app.action(Action.ASK_EXPERT.value)(guarded(open_ask_expert))
+    app.view(Callback.ASK_EXPERT.value)(guarded(submit_ask_expert))
+    app.action(ExpertAction.ANSWER.value)(guarded(open_answer))
+    app.view(Callback.EXPERT_ANSWER.value)(guarded(submit_answer))
+    app.action(Action.ASSIGN.value)(guarded(assign))
+    app.action(Action.SNOOZE.value)(guarded(open_snooze))
+    app.view(Callback.SNOOZE.value)(guarded(submit_snooze))
+    app.action(ApprovalAction.APPROVE.value)(guarded(approve))
+    app.action(ApprovalAction.EDIT.value)(guarded(open_decision(edit=True)))
+    app.action(ApprovalAction.REJECT.value)(guarded(open_decision(edit=False)))
+    app.view(Callback.APPROVAL_EDIT.value)(guarded(submit_edit))
+    app.view(Callback.APPROVAL_REJECT.value)(guarded(submit_reject))
+    app.command(Command.WEBCARE.value)(command)
