@@ -82,6 +82,16 @@ def test_language_hint_decides_when_the_text_cannot(clf: RuleClassifier) -> None
         "Verkopen jullie ook messen in de winkel?",
         "jullie schieten echt tekort qua service",
         "Your new fragrance is the bomb 💣",
+        # sport and gaming talk, slang praise, announcing a visit, exploding with anger
+        "PSV heeft ze gewoon afgemaakt gisteren 3-0",
+        "Ik maak jullie allemaal af op FIFA vanavond",
+        "we got absolutely destroyed in the final lol",
+        "jullie nieuwe tompouce is echt bom",
+        "Die actie slaat echt alles, top!",
+        "mijn geduld is op, ik ontplof zo",
+        "Ik kom morgen langs in de winkel om mijn jas te ruilen",
+        "Als het niet opgelost wordt, ga ik een klacht indienen",
+        "I'm going to find the receipt and bring it back tomorrow",
     ],
 )
 def test_idioms_are_not_threats(clf: RuleClassifier, text: str) -> None:
@@ -107,6 +117,20 @@ def test_idioms_are_not_threats(clf: RuleClassifier, text: str) -> None:
         ("🔪🔥 jullie winkel", "🔪"),  # emoji next to a target
         ("💣💣 your HQ", "💣"),
         ("Ge moogt blij zijn da'k nie weet waar da kantoor is, anders kwam ik langs met ne knuppel", "knuppel"),
+        # constructions without a violent verb: a consequence promised, a visit with company, seeking someone
+        ("als ik morgen weer geen pakket heb dan zul je het wel merken", "zul je het wel merken"),
+        ("Ik kom vanavond langs met mijn jongens", "menace: ik kom"),
+        ("ik ga die manager van jullie wel vinden", "wel vinden"),
+        ("wees maar bang als je morgen je dienst hebt", "wees maar bang"),
+        ("jullie bezorger moet maar goed uitkijken als hij nog eens bij mij komt", "uitkijken"),
+        ("Nog zo'n actie en er gebeuren ongelukken bij jullie", "ongelukken"),
+        ("I'm bringing my baseball bat when I come to your store", "bringing"),
+        ("gonna throw a rock through your store window", "through"),
+        ("Ik breng de benzine mee, wie doet er mee? #boycot", "benzine"),  # offering help: incitement
+        # spelled out with spaces, leetspeak, other languages
+        ("s t e e k  j u l l i e  w i n k e l  i n  b r a n d", "steek jullie"),
+        ("k1ll d4t c4sh13r", "kill"),
+        ("Ich werde euren Laden abfackeln", "abfackeln"),
     ],
 )
 def test_threats(clf: RuleClassifier, text: str, words: str) -> None:
@@ -123,6 +147,24 @@ def test_abuse_is_intent_threat_without_the_threat_flag(clf: RuleClassifier) -> 
     assert result.intent is Intent.THREAT and not result.threat
     assert result.intent_evidence[0] == "rule: abuse"
     assert any("stelletje oplichters" in e for e in result.intent_evidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik hoop dat die directeur failliet gaat",  # a wish of harm: abuse, the writer does nothing
+        "I hope your CEO ends up on the street",
+        "You absolute clowns",
+        "Wat een rotbedrijf",
+    ],
+)
+def test_wishes_of_harm_and_insults_are_abuse_not_threats(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert result.intent is Intent.THREAT and not result.threat, (
+        result.intent_evidence,
+        result.threat_evidence,
+    )
+    assert result.intent_evidence[0] == "rule: abuse"
 
 
 # --- evidence and sentiment ----------------------------------------------------------------------
@@ -234,9 +276,11 @@ def test_organisation_topics_and_extra_words() -> None:
     result = org.classify("De trein op perron 5 is weer vertraagd")
     assert "spoor" in result.topics and result.topic_evidence["spoor"] == ("trein", "perron")
     assert result.sentiment < base.classify("De trein op perron 5 is weer vertraagd").sentiment
-    threat = "Ik neem een knuppel mee voor die conducteur"
+    threat = "Ik heb een knuppel klaarliggen voor die conducteur"
     assert not base.classify(threat).threat
     assert org.classify(threat).threat_evidence == ("violence near target: knuppel + conducteur",)
+    # bringing a weapon along is a threat whoever it is for
+    assert base.classify("Ik neem een knuppel mee voor die conducteur").threat
     assert org.version != base.version and "org/" in org.version
 
 

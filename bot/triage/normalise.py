@@ -43,6 +43,9 @@ TOKEN_RE = re.compile(
     rf"|[{_EMOJI_CLASS}]"  # one emoji per token
 )
 _RUN_RE = re.compile(r"([a-z])\1{2,}")
+_SPACED_RE = re.compile(r"(?<!\S)(?:\S {1,2}){3,}\S(?!\S)")
+"""Four or more single characters with one or two spaces between them ("i k  s l a  j e  d o o d")."""
+_WORD_GAP_RE = re.compile(r" {2,}")
 _SCARE_RE = re.compile(r"""^['"\u2018\u201c][a-z]+['"\u2019\u201d][.,!?]*$""")
 SCARE_QUOTE = "scarequote"
 """The token put before a single word in quotes ('delivered', "service"): the lexicons treat it as a cue."""
@@ -84,6 +87,10 @@ def fold(text: str) -> str:
     return _INVISIBLE_RE.sub("", _fold(text)).strip()
 
 
+def _despace(match: re.Match[str]) -> str:
+    return " ".join(part.replace(" ", "") for part in _WORD_GAP_RE.split(match.group(0)))
+
+
 class Normaliser:
     """Turns a text into tokens; `known` says which repaired spellings are worth keeping."""
 
@@ -96,7 +103,11 @@ class Normaliser:
         self._chunks: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[str]:
-        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens)."""
+        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens).
+
+        Letters spelled out with spaces are joined first: one space joins, two or more separate words
+        ("k i l l  t h e  m a n a g e r" -> "kill the manager")."""
+        text = _SPACED_RE.sub(_despace, text)
         chunks = text.split()
         known = list(map(self._chunks.get, chunks))
         parts: list[str] = (

@@ -26,7 +26,7 @@ from bot.triage.lexicon import Class, LexiconError, Matcher, check, compile_clas
 from bot.triage.model import Classification, Intent
 from bot.triage.normalise import Normaliser, fold
 
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 """The version of the rules in code; each data file carries its own."""
 
 _THREAT, _MISINFORMATION, _COMPLAINT = Intent.THREAT, Intent.MISINFORMATION, Intent.COMPLAINT
@@ -87,8 +87,14 @@ _THREAT_SECTIONS = (
     ("harm", "t.harm"),
     ("abuse", "t.abuse"),
     ("not_threats", "t.not"),
+    ("games", "t.game"),
 )
-_CONTEXT_SECTIONS = (("targets", "t.target"), ("places", "t.place"), ("conditional", "t.cond"))
+_CONTEXT_SECTIONS = (
+    ("targets", "t.target"),
+    ("places", "t.place"),
+    ("conditional", "t.cond"),
+    ("visit", "t.visit"),
+)
 _INTENT_SECTIONS = (
     (("question", "rhetorical"), "q.rhet"),
     (("question", "phrases"), "q.phrase"),
@@ -222,7 +228,7 @@ class RuleClassifier:
         # praise in words ("the bomb", "lekker"), not the emoji themselves, makes 🔥 and 💣 compliments
         praise = sentiment > 0.15 and any(h[3] >= 0.3 and h[2].isascii() for h in hits.get("s.word") or ())
         threat_ev, abuse_ev = threat_rules.detect(
-            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en"
+            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en", text=text
         )
         intent, intent_ev = intent_rules.decide(
             toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, text
