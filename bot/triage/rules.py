@@ -108,7 +108,16 @@ _INTENT_SECTIONS = (
     (("spam",), "x.spam"),
     (("chitchat",), "x.chitchat"),
 )
-_QUESTION_WORDS = ("openers", "verbs", "verb_subjects", "subjects", "nonverbs", "not", "prepositions")
+_QUESTION_WORDS = (
+    "openers",
+    "verbs",
+    "verb_subjects",
+    "subjects",
+    "nonverbs",
+    "not",
+    "prepositions",
+    "greetings",
+)
 
 
 class RuleClassifier:
