@@ -92,6 +92,9 @@ def test_language_hint_decides_when_the_text_cannot(clf: RuleClassifier) -> None
         "Ik kom morgen langs in de winkel om mijn jas te ruilen",
         "Als het niet opgelost wordt, ga ik een klacht indienen",
         "I'm going to find the receipt and bring it back tomorrow",
+        "Er zit een vogel in jullie winkel",  # not repaired to "kogel": short words need an exact match
+        "Ge weet toch dat de vervallen vis nog in de toog ligt",  # "vervallen" is no "overvallen"
+        "Nieuwe messenset gekocht 🔪",
     ],
 )
 def test_idioms_are_not_threats(clf: RuleClassifier, text: str) -> None:
@@ -130,6 +133,11 @@ def test_idioms_are_not_threats(clf: RuleClassifier, text: str) -> None:
         # spelled out with spaces, leetspeak, other languages
         ("s t e e k  j u l l i e  w i n k e l  i n  b r a n d", "steek jullie"),
         ("k1ll d4t c4sh13r", "kill"),
+        ("k.i.l.l your staff", "kill"),
+        ("k!ll the cashier", "kill"),
+        ("ik vermoodr die kassamedwerker", "vermoord"),  # typos repaired towards threat words
+        ("ik steek die medewekrer neer", "medewerker"),
+        ("🔪 @webcare_jan", "short reply"),
         ("Ich werde euren Laden abfackeln", "abfackeln"),
     ],
 )

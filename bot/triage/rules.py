@@ -108,6 +108,9 @@ _INTENT_SECTIONS = (
     (("spam",), "x.spam"),
     (("chitchat",), "x.chitchat"),
 )
+_FUZZY_CLASSES = ("person", "weapon", "bodypart", "breakable", "place", "insult", "hit")
+_ENDINGS = ("", "en", "t", "e", "de", "d", "er", "ers", "s")
+"""Forms tried for a stem ("vermoord*") in the typo repair's word list."""
 _QUESTION_WORDS = (
     "openers",
     "verbs",
@@ -177,10 +180,25 @@ class RuleClassifier:
             | q.subjects
         )
         norm = data["normalise"]
+        # violent words, targets and insults (and the words of their classes) are worth a typo repair
+        words = [
+            w
+            for section, _ in (*_THREAT_SECTIONS[:8], *_CONTEXT_SECTIONS[:1])
+            for entry in _listed(threat, section)
+            for w in entry.split()
+        ]
+        for name in _FUZZY_CLASSES:
+            words += [str(w) for w in (threat.get("classes") or {}).get(name) or ()]
+        fuzzy = frozenset(
+            w[:-1] + ending if w.endswith("*") else w
+            for w in (fold(w) for w in words)
+            for ending in (_ENDINGS if w.endswith("*") else ("",))
+        )
         self._norm = Normaliser(
             lambda tok: tok in known or matcher.known(tok) or context.known(tok),
             norm.get("leet") or {},
             norm.get("typos") or {},
+            fuzzy,
         )
         self._sentiment = sentiment_rules.SentimentRules.from_data(sentiment)
 

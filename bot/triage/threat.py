@@ -46,6 +46,9 @@ _PRONOUNS = frozenset(
 """Targets that are only a pronoun: in sport or gaming talk they are the other team, not our staff."""
 _SCORE_RE = re.compile(r"(?<![\d-])\d{1,2} ?- ?\d{1,2}(?![\d-])")
 """A match score ("4-0", "2 - 1"): sport talk."""
+_BLADES = frozenset({"🔪", "🔫", "🪓", "🗡"})
+_SHORT = 4
+"""A reply of at most this many words (emoji included) is short: a weapon in it needs no target word."""
 EVIDENCE = 6
 """At most this many entries of each kind of evidence (a long text can repeat a threat many times)."""
 REACH = 12
@@ -157,6 +160,13 @@ def _in_context(
         target = _near(weapons[0], targets, target_starts, window, english)
         if target is not None:
             evidence.append(f"weapon near target: {weapons[0][2]} + {target[2]}")
+        elif (
+            weapons[0][2] in _BLADES
+            and "t.not" not in hits
+            and sum(t not in SENTENCE_END for t in toks) <= _SHORT
+        ):
+            # a knife or a gun and hardly anything else, in a reply to us: aimed at whoever it answers
+            evidence.append(f"weapon in a short reply: {weapons[0][2]}")
     places = hits.get("t.place", ())
     place_starts = [p[0] for p in places]
     for hit in fire:
