@@ -209,6 +209,8 @@ def test_intensifier_and_exclamation_strengthen(clf: RuleClassifier) -> None:
         "Oh great, charged twice again. Love that for me 🙃",
         "Thanks for nothing, 2 hours in the chat queue",
         "Lovely, another parcel 'delivered' to a neighbour I don't have",  # scare quotes
+        "Wow, amazing service, an hour on hold and then disconnected",  # praise opening, only problems after
+        "Geweldig hoor, de taart kwam helemaal ingedeukt aan",
     ],
 )
 def test_sarcasm_is_negative(clf: RuleClassifier, text: str) -> None:
@@ -264,6 +266,15 @@ def test_a_problem_asked_calmly_is_a_neutral_question(clf: RuleClassifier) -> No
         ("top 👍", Intent.COMPLIMENT),
         ("🎉 WIN een iPhone 15!! Klik hier: https://bit.ly/x 🎉", Intent.OTHER),
         ("Allee, wie gaat er mee naar de Gentse Feesten?", Intent.OTHER),
+        ("hey how long does a refund usually take", Intent.QUESTION),  # a greeting before the question word
+        (
+            "Lekker dan, betaal ik voor spoed en komt het alsnog na een week",
+            Intent.COMPLAINT,
+        ),  # a story, no question
+        ("Heerlijk weekend gehad met de kinderen aan zee", Intent.OTHER),  # happy, but not about us
+        ("Jullie reageren nooit op mijn berichten", Intent.COMPLAINT),
+        ("Al drie weken geleden opgestuurd en nog steeds niks", Intent.COMPLAINT),
+        ("Could you add a filter for vegan products?", Intent.SUGGESTION),
     ],
 )
 def test_intents(clf: RuleClassifier, text: str, intent: Intent) -> None:

@@ -16,6 +16,8 @@ from bot.triage.model import Intent
 
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 CLAUSE_START = frozenset({".", "?", "!", ",", ";", ":"})
+_SHORT = 4
+"""Praise in a message of at most this many words is a compliment whatever it names ("top 👍")."""
 NEGATIVE = -0.15
 POSITIVE = 0.15
 
@@ -42,6 +44,10 @@ class QuestionWords:
     """Words that address us ("jullie", "you", "webcare")."""
     first_person: frozenset[str]
     """Words of a customer's own case ("mijn", "ik", "my")."""
+    problem_topics: frozenset[str] = frozenset()
+    """Topic categories ("topic:levering") where a statement without other cues reports a problem."""
+    praise_us: frozenset[str] = frozenset()
+    """Praise that is aimed at someone by itself ("bedankt", "chapeau", "👏")."""
     greetings: frozenset[str] = frozenset()
     """Words before the real start of a clause ("hi how long ...", "Allee, weet iemand ...")."""
 
@@ -160,13 +166,20 @@ def decide(
         return Intent.QUESTION, ["rule: question", *question]
     if sentiment >= POSITIVE:
         praise = [h for h in get("s.word") or () if h[3] > 0]
+        if (
+            sum(t not in CLAUSE_START for t in toks) > _SHORT
+            and words.praise_us.isdisjoint(toks)
+            and words.address.isdisjoint(toks)
+            and not any(cat.startswith("topic:") for cat in hits)
+        ):  # "Heerlijk weekend gehad met de kids": happy, but not about us
+            return Intent.OTHER, ["rule: other (positive, not about us)", *_texts(praise)]
         return Intent.COMPLIMENT, ["rule: compliment (positive)", *_texts(praise)]
     if negative:
         return Intent.COMPLAINT, [
             "rule: complaint (negative)",
             *_complaint_cues(complaint, rhetorical, shouting, emphatic),
         ]
-    topics = [cat[6:] for cat in hits if cat.startswith("topic:")]
+    topics = [cat[6:] for cat in words.problem_topics.intersection(hits)]
     if topics and "x.chitchat" not in hits:
         # a customer telling us about their order, delivery or a store without a question: a problem
         return Intent.COMPLAINT, [

@@ -234,6 +234,8 @@ class RuleClassifier:
         return intent_rules.QuestionWords(
             **{("exclamations" if s == "not" else s): w for s, w in words.items()},
             crowd=frozenset(fold(w) for w in _listed(intent, "crowd")),
+            problem_topics=frozenset(f"topic:{w}" for w in _listed(intent, "problem_topics")),
+            praise_us=frozenset(fold(w) for w in _listed(intent, "praise_us") if " " not in w.strip()),
             address=frozenset(fold(w) for w in _listed(intent, "address")),
             first_person=frozenset(fold(w) for w in _listed(intent, "first_person")),
         )
