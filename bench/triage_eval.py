@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.triage_eval                 # eval/triage/eval.jsonl (held out), Markdown
     .venv/bin/python -m bench.triage_eval --set dev       # the tuning set
+    .venv/bin/python -m bench.triage_eval --set train     # the larger hand-written development set
+    .venv/bin/python -m bench.triage_eval --set dev+train # both development sets together
     .venv/bin/python -m bench.triage_eval --json          # one JSON object
     .venv/bin/python -m bench.triage_eval --errors        # also every intent/sentiment error
 
@@ -255,7 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--set", choices=["eval", "dev"], default="eval", help="which labelled set (default eval)"
+        "--set",
+        choices=["eval", "dev", "train", "dev+train"],
+        default="eval",
+        help="which labelled set (default eval; dev+train is the union of the two development sets)",
     )
     parser.add_argument("--path", type=Path, help="another JSON Lines file in the same format")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
@@ -265,11 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of the throughput run (default 2)")
     args = parser.parse_args(argv)
 
-    path = args.path or ROOT / "eval" / "triage" / f"{args.set}.jsonl"
-    if not path.exists():
-        print(f"{path} does not exist (yet): no figures.")
+    names = [args.path] if args.path else [ROOT / "eval" / "triage" / f"{n}.jsonl" for n in args.set.split("+")]
+    missing = [p for p in names if not p.exists()]
+    if missing:
+        print(f"{missing[0]} does not exist (yet): no figures.")
         return 0
-    rows = load(path)
+    rows = [row for p in names for row in load(p)]
     clf = RuleClassifier()
     preds = [clf.classify(r["text"]) for r in rows]
     groups = {"all": (rows, preds)}
@@ -278,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sel:
             groups[lang] = ([r for r, _ in sel], [p for _, p in sel])
     report: dict[str, Any] = {
-        "set": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+        "set": " + ".join(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in names),
         "n": len(rows),
         "version": clf.version,
         "groups": {name: group_figures(r, p) for name, (r, p) in groups.items()},

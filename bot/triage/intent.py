@@ -16,6 +16,8 @@ from bot.triage.model import Intent
 
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
 CLAUSE_START = frozenset({".", "?", "!", ",", ";", ":"})
+_SHORT = 4
+"""Praise in a message of at most this many words is a compliment whatever it names ("top 👍")."""
 NEGATIVE = -0.15
 POSITIVE = 0.15
 
@@ -42,13 +44,24 @@ class QuestionWords:
     """Words that address us ("jullie", "you", "webcare")."""
     first_person: frozenset[str]
     """Words of a customer's own case ("mijn", "ik", "my")."""
+    problem_topics: frozenset[str] = frozenset()
+    """Topic categories ("topic:levering") where a statement without other cues reports a problem."""
+    praise_us: frozenset[str] = frozenset()
+    """Praise that is aimed at someone by itself ("bedankt", "chapeau", "👏")."""
+    greetings: frozenset[str] = frozenset()
+    """Words before the real start of a clause ("hi how long ...", "Allee, weet iemand ...")."""
 
 
-def _clause_starts(toks: Sequence[str]) -> list[int]:
-    """Where the clauses of a text begin: at the start and after punctuation."""
+def _clause_starts(toks: Sequence[str], greetings: frozenset[str] = frozenset()) -> list[int]:
+    """Where the clauses of a text begin: at the start and after punctuation; a greeting or interjection
+    that opens a clause moves its start one word on ("hi how long does ...")."""
     if not toks:
         return []
-    return [0, *(i + 1 for i in compress(range(len(toks) - 1), map(CLAUSE_START.__contains__, toks)))]
+    starts = [0, *(i + 1 for i in compress(range(len(toks) - 1), map(CLAUSE_START.__contains__, toks)))]
+    if greetings:
+        n = len(toks)
+        starts += [i + 1 for i in starts if i + 1 < n and toks[i] in greetings]
+    return starts
 
 
 def _clause_openers(toks: Sequence[str], starts: Sequence[int], words: QuestionWords) -> list[str]:
@@ -132,11 +145,12 @@ def decide(
     if chitchat and not (negative and strength >= 2):
         return Intent.OTHER, ["rule: chit-chat or news", *_texts(chitchat)]
 
-    question = _question(toks, hits, words)
+    question, inverted = _question(toks, hits, words)
     if question and "?" not in toks and sentiment <= -0.45:  # "Moet je zien hoe ... 😡": exclaimed, not asked
         question = []
     if strength and (negative or mixed or (rhetorical and strength >= 2)):
-        if question and strength == 1 and not rhetorical and sentiment > -0.45:
+        # a verb-first clause alone ("betaal ik voor express en ...") tells a story more often than it asks
+        if question and strength == 1 and not rhetorical and sentiment > -0.45 and not inverted:
             return Intent.QUESTION, ["rule: question (a problem, asked calmly)", *question]
         return Intent.COMPLAINT, [
             "rule: complaint",
@@ -152,31 +166,50 @@ def decide(
         return Intent.QUESTION, ["rule: question", *question]
     if sentiment >= POSITIVE:
         praise = [h for h in get("s.word") or () if h[3] > 0]
+        if (
+            sum(t not in CLAUSE_START for t in toks) > _SHORT
+            and words.praise_us.isdisjoint(toks)
+            and words.address.isdisjoint(toks)
+            and not any(cat.startswith("topic:") for cat in hits)
+        ):  # "Heerlijk weekend gehad met de kids": happy, but not about us
+            return Intent.OTHER, ["rule: other (positive, not about us)", *_texts(praise)]
         return Intent.COMPLIMENT, ["rule: compliment (positive)", *_texts(praise)]
     if negative:
         return Intent.COMPLAINT, [
             "rule: complaint (negative)",
             *_complaint_cues(complaint, rhetorical, shouting, emphatic),
         ]
-    topics = [cat[6:] for cat in hits if cat.startswith("topic:")]
-    if topics and not words.first_person.isdisjoint(toks) and "x.chitchat" not in hits:
-        # a customer telling us about their order, delivery or account without a question: a problem
-        return Intent.COMPLAINT, ["rule: complaint (a customer's own case, no other cue)", *topics[:3]]
+    topics = [cat[6:] for cat in words.problem_topics.intersection(hits)]
+    if topics and "x.chitchat" not in hits:
+        # a customer telling us about their order, delivery or a store without a question: a problem
+        return Intent.COMPLAINT, [
+            "rule: complaint (about an order, a store or a service; no other cue)",
+            *topics[:3],
+        ]
+    addressed = [t for t in toks if t in words.address]
+    if addressed and "x.chitchat" not in hits and len(toks) >= 5:
+        # a statement to us without praise, question or proposal is mostly a problem being reported
+        return Intent.COMPLAINT, [
+            "rule: complaint (addressed to us, no other cue)",
+            *dict.fromkeys(addressed[:2]),
+        ]
     return Intent.OTHER, ["rule: other (no cue)"]
 
 
-def _question(toks: Sequence[str], hits: Mapping[str, list[Hit]], words: QuestionWords) -> list[str]:
+def _question(
+    toks: Sequence[str], hits: Mapping[str, list[Hit]], words: QuestionWords
+) -> tuple[list[str], bool]:
     """The question cues: a question mark (enough by itself), question phrases, question words or verbs
-    opening a clause, a Dutch verb-first clause."""
+    opening a clause, a Dutch verb-first clause; and whether the last (the weakest) is all there is."""
     phrases = _texts(hits.get("q.phrase") or (), 3)
     if "?" in toks:
-        return ["?", *phrases]
-    starts = _clause_starts(toks)
+        return ["?", *phrases], False
+    starts = _clause_starts(toks, words.greetings)
     openers = _clause_openers(toks, starts, words)
     if phrases or openers:
-        return list(dict.fromkeys([*phrases, *openers]))[:3]
+        return list(dict.fromkeys([*phrases, *openers]))[:3], False
     inversion = _inversion(toks, starts, hits, words)
-    return [inversion] if inversion else []
+    return ([inversion], True) if inversion else ([], False)
 
 
 def _complaint_cues(

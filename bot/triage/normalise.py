@@ -43,6 +43,20 @@ TOKEN_RE = re.compile(
     rf"|[{_EMOJI_CLASS}]"  # one emoji per token
 )
 _RUN_RE = re.compile(r"([a-z])\1{2,}")
+_SPACED_RE = re.compile(r"(?<!\S)(?:\S {1,2}){3,}\S(?!\S)")
+"""Four or more single characters with one or two spaces between them ("i k  s l a  j e  d o o d")."""
+_WORD_GAP_RE = re.compile(r" {2,}")
+_DOTTED_RE = re.compile(r"(?<![\w.])(?:[a-zA-Z][.\-_*]){2,}[a-zA-Z](?![\w])")
+"""Three or more letters joined by dots, dashes or stars ("k.i.l.l", "d-o-o-d")."""
+_SEPARATORS_RE = re.compile(r"[.\-_*]")
+_INNER_LEET_RE = re.compile(r"(?<=[a-z])[!|](?=[a-z])")
+"""'!' and '|' inside a word stand for i and l ("k!ll", "ki|l")."""
+FUZZY_MIN = 6
+"""Unknown words of at least this length are repaired towards a `fuzzy` word one insertion, deletion or
+swap of two neighbouring letters away ("vermoodren", "mederwerker"), never in the first letter; a
+changed letter only from
+FUZZY_SUBSTITUTE letters on ("vermoprden"), so that short words ("vogel") never become others ("kogel")."""
+FUZZY_SUBSTITUTE = 8
 _SCARE_RE = re.compile(r"""^['"\u2018\u201c][a-z]+['"\u2019\u201d][.,!?]*$""")
 SCARE_QUOTE = "scarequote"
 """The token put before a single word in quotes ('delivered', "service"): the lexicons treat it as a cue."""
@@ -84,11 +98,35 @@ def fold(text: str) -> str:
     return _INVISIBLE_RE.sub("", _fold(text)).strip()
 
 
+def _despace(match: re.Match[str]) -> str:
+    return " ".join(part.replace(" ", "") for part in _WORD_GAP_RE.split(match.group(0)))
+
+
+def _undot(match: re.Match[str]) -> str:
+    return _SEPARATORS_RE.sub("", match.group(0))
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
 class Normaliser:
     """Turns a text into tokens; `known` says which repaired spellings are worth keeping."""
 
-    def __init__(self, known: Callable[[str], bool], leet: Mapping[str, str], typos: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        known: Callable[[str], bool],
+        leet: Mapping[str, str],
+        typos: Mapping[str, str],
+        fuzzy: frozenset[str] = frozenset(),
+    ) -> None:
         self._known = known
+        # for one-edit repairs: each fuzzy word, and each of its forms with one letter deleted
+        self._fuzzy = frozenset(w for w in fuzzy if len(w) >= FUZZY_MIN - 1 and w.isalpha())
+        self._fuzzy_deleted: dict[str, str] = {}
+        for word in sorted(self._fuzzy):
+            for form in _deletions(word):
+                self._fuzzy_deleted.setdefault(form, word)
         self._leet = {k: tuple(v) if isinstance(v, list | tuple) else (v,) for k, v in leet.items()}
         self._leet_re = re.compile("[" + re.escape("".join(self._leet)) + "]") if self._leet else None
         self._typos = {k: " ".join(str(v).split()) for k, v in typos.items()}
@@ -96,7 +134,13 @@ class Normaliser:
         self._chunks: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[str]:
-        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens)."""
+        """Return the matching tokens of `text` (punctuation runs become "?", "!" or "." tokens).
+
+        Letters spelled out with spaces are joined first: one space joins, two or more separate words
+        ("k i l l  t h e  m a n a g e r" -> "kill the manager")."""
+        text = _SPACED_RE.sub(_despace, text)
+        if "." in text or "-" in text or "_" in text or "*" in text:
+            text = _DOTTED_RE.sub(_undot, text)
         chunks = text.split()
         known = list(map(self._chunks.get, chunks))
         parts: list[str] = (
@@ -115,6 +159,8 @@ class Normaliser:
         if chunk.startswith(("http://", "https://", "www.")) and "@" not in chunk:
             return "httpurl"  # a link on its own: nearly always a new one, not worth a cache entry
         piece = _fold(chunk)
+        if "!" in piece or "|" in piece:
+            piece = _INNER_LEET_RE.sub(lambda m: "i" if m.group(0) == "!" else "l", piece)
         if not piece.isascii():
             piece = _INVISIBLE_RE.sub("", piece)
         volatile = False
@@ -157,9 +203,38 @@ class Normaliser:
                 return self._typos[cand]
             if self._known(cand):
                 return cand
+        if len(tok) >= FUZZY_MIN and self._fuzzy and tok.isalpha():
+            fixed = self._one_edit(tok)
+            if fixed is not None:
+                return fixed
         if _RUN_RE.search(tok):  # unknown word: still shorten stretched letters, for a stable form
             return _RUN_RE.sub(r"\1\1", tok)
         return tok
+
+    def _one_edit(self, tok: str) -> str | None:
+        """The fuzzy word one edit away from `tok` and with the same first letter, if there is one
+        (typos rarely touch the first letter: "vervallen" stays, it does not become "overvallen")."""
+        word = self._one_edit_any(tok)
+        return word if word is not None and word[0] == tok[0] else None
+
+    def _one_edit_any(self, tok: str) -> str | None:
+        word = self._fuzzy_deleted.get(tok)  # a letter too few: "vermoorde" ... "medewrker"
+        if word is not None:
+            return word
+        forms = _deletions(tok)
+        for form in sorted(forms):  # a letter too many: "mederwerker"
+            if form in self._fuzzy:
+                return form
+        for i in range(len(tok) - 1):  # two letters swapped: "vermoodren"
+            swapped = tok[:i] + tok[i + 1] + tok[i] + tok[i + 2 :]
+            if swapped in self._fuzzy:
+                return swapped
+        if len(tok) >= FUZZY_SUBSTITUTE:  # one letter changed: both lose the same letter
+            for form in sorted(forms):
+                word = self._fuzzy_deleted.get(form)
+                if word is not None and len(word) == len(tok):
+                    return word
+        return None
 
     def _candidates(self, tok: str) -> list[str]:
         """Spellings `tok` may stand for: leetspeak decoded, stretched letters shortened, '*' guessed."""

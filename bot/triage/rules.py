@@ -26,7 +26,7 @@ from bot.triage.lexicon import Class, LexiconError, Matcher, check, compile_clas
 from bot.triage.model import Classification, Intent
 from bot.triage.normalise import Normaliser, fold
 
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 """The version of the rules in code; each data file carries its own."""
 
 _THREAT, _MISINFORMATION, _COMPLAINT = Intent.THREAT, Intent.MISINFORMATION, Intent.COMPLAINT
@@ -87,8 +87,14 @@ _THREAT_SECTIONS = (
     ("harm", "t.harm"),
     ("abuse", "t.abuse"),
     ("not_threats", "t.not"),
+    ("games", "t.game"),
 )
-_CONTEXT_SECTIONS = (("targets", "t.target"), ("places", "t.place"), ("conditional", "t.cond"))
+_CONTEXT_SECTIONS = (
+    ("targets", "t.target"),
+    ("places", "t.place"),
+    ("conditional", "t.cond"),
+    ("visit", "t.visit"),
+)
 _INTENT_SECTIONS = (
     (("question", "rhetorical"), "q.rhet"),
     (("question", "phrases"), "q.phrase"),
@@ -102,7 +108,19 @@ _INTENT_SECTIONS = (
     (("spam",), "x.spam"),
     (("chitchat",), "x.chitchat"),
 )
-_QUESTION_WORDS = ("openers", "verbs", "verb_subjects", "subjects", "nonverbs", "not", "prepositions")
+_FUZZY_CLASSES = ("person", "weapon", "bodypart", "breakable", "place", "insult", "hit")
+_ENDINGS = ("", "en", "t", "e", "de", "d", "er", "ers", "s")
+"""Forms tried for a stem ("vermoord*") in the typo repair's word list."""
+_QUESTION_WORDS = (
+    "openers",
+    "verbs",
+    "verb_subjects",
+    "subjects",
+    "nonverbs",
+    "not",
+    "prepositions",
+    "greetings",
+)
 
 
 class RuleClassifier:
@@ -162,10 +180,25 @@ class RuleClassifier:
             | q.subjects
         )
         norm = data["normalise"]
+        # violent words, targets and insults (and the words of their classes) are worth a typo repair
+        words = [
+            w
+            for section, _ in (*_THREAT_SECTIONS[:8], *_CONTEXT_SECTIONS[:1])
+            for entry in _listed(threat, section)
+            for w in entry.split()
+        ]
+        for name in _FUZZY_CLASSES:
+            words += [str(w) for w in (threat.get("classes") or {}).get(name) or ()]
+        fuzzy = frozenset(
+            w[:-1] + ending if w.endswith("*") else w
+            for w in (fold(w) for w in words)
+            for ending in (_ENDINGS if w.endswith("*") else ("",))
+        )
         self._norm = Normaliser(
             lambda tok: tok in known or matcher.known(tok) or context.known(tok),
             norm.get("leet") or {},
             norm.get("typos") or {},
+            fuzzy,
         )
         self._sentiment = sentiment_rules.SentimentRules.from_data(sentiment)
 
@@ -201,6 +234,8 @@ class RuleClassifier:
         return intent_rules.QuestionWords(
             **{("exclamations" if s == "not" else s): w for s, w in words.items()},
             crowd=frozenset(fold(w) for w in _listed(intent, "crowd")),
+            problem_topics=frozenset(f"topic:{w}" for w in _listed(intent, "problem_topics")),
+            praise_us=frozenset(fold(w) for w in _listed(intent, "praise_us") if " " not in w.strip()),
             address=frozenset(fold(w) for w in _listed(intent, "address")),
             first_person=frozenset(fold(w) for w in _listed(intent, "first_person")),
         )
@@ -222,7 +257,7 @@ class RuleClassifier:
         # praise in words ("the bomb", "lekker"), not the emoji themselves, makes 🔥 and 💣 compliments
         praise = sentiment > 0.15 and any(h[3] >= 0.3 and h[2].isascii() for h in hits.get("s.word") or ())
         threat_ev, abuse_ev = threat_rules.detect(
-            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en"
+            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en", text=text
         )
         intent, intent_ev = intent_rules.decide(
             toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, text

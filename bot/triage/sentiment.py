@@ -16,6 +16,8 @@ from bot.triage.lexicon import Hit
 _BREAKS = frozenset({".", "?", "!", ",", ";", ":"})
 _OWN = {"en": "s.en", "nl": "s.nl"}
 _NONE: dict[int, float] = {}
+_OPENER = 6
+"""Praise before a comma or full stop within this many words, followed only by problems, is ironic."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +107,14 @@ def score(
     if positive and len(positive) < len(items):  # negative context: look for sarcasm
         irony = [h[0] for h in hits.get("s.irony") or ()]
         repeated = "s.rep" in hits
+        opener = 0
+        if pivot < 0:  # "Wow, amazing service, 45 mins on hold ..." (not "..., maar ...": that is mixed)
+            cut = max((i for i, t in enumerate(toks[:_OPENER]) if t in _BREAKS), default=-1)
+            # praise in a short exclaimed opening, and after it only problems (an emoji aside): irony
+            if cut > 0 and not any(it[1] > 0 and it[2].isascii() for it in items if it[0] > cut):
+                opener = cut
         for it in positive:
-            if repeated or any(0 < abs(p - it[0]) <= rules.sarcasm_window for p in irony):
+            if repeated or any(0 < abs(p - it[0]) <= rules.sarcasm_window for p in irony) or it[0] < opener:
                 it[1] = -it[1]
                 it[2] = f"sarcasm: {it[2]}"
 

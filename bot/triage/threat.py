@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 
@@ -11,6 +12,43 @@ SENTENCE_END = frozenset({".", "?", "!"})
 _ANY = frozenset({"t.strong", "t.veiled", "t.weak", "t.weapon", "t.fire", "t.harm", "t.abuse"})
 """Without a match in one of these, there is nothing to detect."""
 _SUBJECTS = frozenset({"you", "u", "ya", "they", "he", "she", "we", "i"})
+_PRONOUNS = frozenset(
+    [
+        "je",
+        "jij",
+        "jou",
+        "u",
+        "you",
+        "ya",
+        "your",
+        "jouw",
+        "uw",
+        "hem",
+        "haar",
+        "hen",
+        "him",
+        "her",
+        "them",
+        "iedereen",
+        "everyone",
+        "everybody",
+        "allemaal",
+        "ze",
+        "zij",
+        "they",
+        "ge",
+        "gij",
+        "jullie",
+        "mensen",
+        "people",
+    ]
+)
+"""Targets that are only a pronoun: in sport or gaming talk they are the other team, not our staff."""
+_SCORE_RE = re.compile(r"(?<![\d-])\d{1,2} ?- ?\d{1,2}(?![\d-])")
+"""A match score ("4-0", "2 - 1"): sport talk."""
+_BLADES = frozenset({"🔪", "🔫", "🪓", "🗡"})
+_SHORT = 4
+"""A reply of at most this many words (emoji included) is short: a weapon in it needs no target word."""
 EVIDENCE = 6
 """At most this many entries of each kind of evidence (a long text can repeat a threat many times)."""
 REACH = 12
@@ -51,7 +89,13 @@ def _after(cue: Hit, candidates: Sequence[Hit], toks: Sequence[str]) -> Hit | No
 
 
 def detect(
-    toks: list[str], hits: Mapping[str, list[Hit]], context: Matcher, window: int, praise: bool, english: bool
+    toks: list[str],
+    hits: Mapping[str, list[Hit]],
+    context: Matcher,
+    window: int,
+    praise: bool,
+    english: bool,
+    text: str = "",
 ) -> tuple[list[str], list[str]]:
     """Return (threat evidence, abuse evidence); each entry names the rule and the words.
 
@@ -69,10 +113,12 @@ def detect(
     harm = _live(hits.get("t.harm", ()), masks)
     abuse = list(dict.fromkeys(f"abuse: {h[2]}" for h in _live(hits.get("t.abuse", ()), masks)))[:EVIDENCE]
     evidence = [f"threat: {h[2]}" for h in strong] + [f"veiled threat: {h[2]}" for h in veiled]
+    found: Mapping[str, list[Hit]] | None = None
     if weak or weapons or fire or harm or "t.someone" in hits:
+        found = context.scan(toks)
         evidence += _in_context(
             toks,
-            {**hits, **context.scan(toks)},
+            {**hits, **found},
             window,
             english,
             weak,
@@ -80,6 +126,12 @@ def detect(
             fire,
             sorted(weak + harm + strong),
         )
+    if evidence and ("t.game" in hits or _SCORE_RE.search(text)):
+        # sport or gaming talk ("afgeslacht op FIFA", "4-0"): only a staff member or a place makes it a threat
+        if found is None:
+            found = context.scan(toks)
+        if all(t[2] in _PRONOUNS for t in found.get("t.target", ())):
+            evidence = []
     return list(dict.fromkeys(evidence))[:EVIDENCE], abuse
 
 
@@ -108,6 +160,13 @@ def _in_context(
         target = _near(weapons[0], targets, target_starts, window, english)
         if target is not None:
             evidence.append(f"weapon near target: {weapons[0][2]} + {target[2]}")
+        elif (
+            weapons[0][2] in _BLADES
+            and "t.not" not in hits
+            and sum(t not in SENTENCE_END for t in toks) <= _SHORT
+        ):
+            # a knife or a gun and hardly anything else, in a reply to us: aimed at whoever it answers
+            evidence.append(f"weapon in a short reply: {weapons[0][2]}")
     places = hits.get("t.place", ())
     place_starts = [p[0] for p in places]
     for hit in fire:
@@ -116,7 +175,7 @@ def _in_context(
             evidence.append(f"fire near place: {hit[2]} + {place[2]}")
             break
     if harmful:
-        for cat, name in (("t.cond", "conditional"), ("t.someone", "incitement")):
+        for cat, name in (("t.cond", "conditional"), ("t.someone", "incitement"), ("t.visit", "menace")):
             for cue in hits.get(cat, ()):
                 found = _after(cue, harmful, toks)
                 if found is not None:
