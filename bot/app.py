@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import ops
+from bot.craft.answers import build_craft
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.delivery import build_jobs
 from bot.i18n import Translator
@@ -72,6 +73,7 @@ def create_app(
         metrics=Metrics(),
         t=Translator(cfg.locale, cfg.tz),
         triage=build_triage(cfg),
+        craft=build_craft(cfg),
     )
     app = web.Application(middlewares=[correlation_middleware],
                           client_max_size=cfg.ingest.max_body_bytes)

@@ -43,3 +43,7 @@ class ReplyWindowClosed(WebcareError):
 
 class ActionNotSupported(WebcareError):
     key = "error.action_not_supported"
+
+
+class AnswerGone(WebcareError):
+    key = "error.answer_gone"

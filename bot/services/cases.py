@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -27,6 +29,17 @@ from bot.triage.service import reasons_from_json
 from bot.views import AuthorView, CardAction, CaseCard, CaseRef, ReplyForm, ReplyView, TriageView
 
 REPLY = "reply.send"
+
+
+@dataclass(frozen=True)
+class ReplyCraft:
+    """What reply craft stores on a reply (see bot.models.Reply)."""
+
+    text_hash: str
+    promise: dict[str, Any] | None = None
+    promise_due_at: datetime | None = None
+    tone_overrides: list[dict[str, Any]] | None = None
+
 LIKE = "like.send"
 HIDE = "hide.send"
 IGNORE_REASONS = ("spam", "not_for_us", "handled_elsewhere", "no_response_needed", "other")
@@ -122,12 +135,9 @@ async def ignore(
     return case
 
 
-async def submit_reply(
-    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime
-) -> Reply:
-    """Queue an agent's reply to the case's newest mention; it goes out through the outbox."""
-    text = text.strip()
-    case = await get_case(session, ref, lock=True)
+async def check_reply(*, session: AsyncSession, case: Case, text: str, sinks: Sinks, now: datetime) -> Mention:
+    """Refuse a reply the network cannot take (no channel, empty, too long, window closed); return the
+    mention it answers."""
     caps = sinks.capabilities(case.source)
     if not caps.reply:
         raise ReplyNotPossible(source=case.source)
@@ -138,8 +148,25 @@ async def submit_reply(
     mention = await latest_mention(session, case.id)
     if caps.reply_window is not None and now > mention.created_at + caps.reply_window:
         raise ReplyWindowClosed(source=case.source)
+    return mention
+
+
+async def submit_reply(
+    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime,
+    craft: ReplyCraft | None = None,
+) -> Reply:
+    """Queue an agent's reply to the case's newest mention; it goes out through the outbox.
+
+    `craft` (from bot.services.replies) adds what reply craft found: the wording's fingerprint, the
+    promise the reply makes, the tone warnings the agent overrode."""
+    text = text.strip()
+    case = await get_case(session, ref, lock=True)
+    mention = await check_reply(session=session, case=case, text=text, sinks=sinks, now=now)
     reply = Reply(case_id=case.id, mention_id=mention.id, agent=actor, text=text,
                   status=ReplyStatus.QUEUED.value, created_at=now)
+    if craft is not None:
+        reply.text_hash, reply.tone_overrides = craft.text_hash, craft.tone_overrides
+        reply.promise, reply.promise_due_at = craft.promise, craft.promise_due_at
     session.add(reply)
     await session.flush()
     case.owner = case.owner or actor

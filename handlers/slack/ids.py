@@ -4,12 +4,19 @@ from enum import StrEnum
 
 from bot.views import CardAction as Action  # the card's action ids are the core's actions
 
-__all__ = ["Action", "Block", "Callback", "MARKER_EVENT"]
+__all__ = ["Action", "Block", "Callback", "MARKER_EVENT", "ModalAction"]
 
 
 class Callback(StrEnum):
     REPLY = "case.reply"
     IGNORE = "case.ignore"
+
+
+class ModalAction(StrEnum):
+    """Buttons inside modals."""
+
+    USE_ANSWER = "craft.use"
+    """Start the reply from an answer-library wording (opens it, filled in, in a stacked modal)."""
 
 
 class Block(StrEnum):
