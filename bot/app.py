@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot import ops
 from bot.coord_delivery import coordination_jobs
+from bot.craft.answers import build_craft
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.delivery import build_jobs
 from bot.i18n import Translator
@@ -75,6 +76,7 @@ def create_app(
         t=Translator(cfg.locale, cfg.tz),
         coord=build_coord(cfg),
         triage=build_triage(cfg),
+        craft=build_craft(cfg),
     )
     app = web.Application(middlewares=[correlation_middleware],
                           client_max_size=cfg.ingest.max_body_bytes)
@@ -117,7 +119,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     rt.dispatcher = Dispatcher(
         maker=rt.maker,
         jobs=build_jobs(rt.chat, rt.sinks, rt.metrics,
-                        compact_skipped=rt.settings.config.triage.skipped == "compact")
+                        compact_skipped=rt.settings.config.triage.skipped == "compact", coord=rt.coord)
         | coordination_jobs(rt.chat),
         config=rt.settings.config.outbox, intervals=lane_intervals(rt.settings),
         metrics=rt.metrics, instance=rt.instance,

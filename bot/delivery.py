@@ -16,6 +16,7 @@ from bot.pipeline import CARD_POST, CARD_UPDATE, NOTE, NOTICE
 from bot.ports import ChatPort, MentionTarget, MessageRef, OutboundReply, PermanentError, ReplySink
 from bot.services import audit, clocks, promises
 from bot.services.cases import HIDE, LIKE, REPLY, load_card, refresh_card, touch_card
+from bot.services.coord import Coord
 from bot.sinks import Sinks
 from bot.views import CaseCard, ThreadNote
 
@@ -205,10 +206,14 @@ class _Reply:
 
 
 class ReplyJob(_NoSideEffects):
-    """Send an agent's reply to the network (or the generic reply webhook)."""
+    """Send an agent's reply to the network (or the generic reply webhook).
 
-    def __init__(self, sinks: Sinks) -> None:
-        self.sinks = sinks
+    Once sent, the reply answers the case (its response clock stops), keeps the promises made
+    before it, and starts tracking the promise it makes itself (reply craft's phrase detection).
+    """
+
+    def __init__(self, sinks: Sinks, coord: Coord | None = None) -> None:
+        self.sinks, self.coord = sinks, coord
 
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         reply = await session.get(Reply, item.payload["reply_id"])
@@ -258,6 +263,10 @@ class ReplyJob(_NoSideEffects):
             case.status = CaseStatus.ANSWERED.value
         await clocks.stop(session, case_id=case.id, kind=ClockKind.FIRST_RESPONSE, now=now)
         await promises.settle(session, case, reply, now=now)
+        if reply.promise and self.coord is not None:
+            phrases = reply.promise.get("phrases") or ["?"]
+            await promises.from_reply(session, case, reply, phrase=str(phrases[0]), due_at=reply.promise_due_at,
+                                      now=now, coord=self.coord)
         audit.record(
             session,
             case_id=case.id,
@@ -364,7 +373,8 @@ class MentionActionJob(_NoSideEffects):
 
 
 def build_jobs(
-    chat: ChatPort | None, sinks: Sinks, metrics: Metrics, compact_skipped: bool = False
+    chat: ChatPort | None, sinks: Sinks, metrics: Metrics, compact_skipped: bool = False,
+    coord: Coord | None = None,
 ) -> dict[str, Job]:
     """The job for each outbox kind."""
     return {
@@ -372,7 +382,7 @@ def build_jobs(
         CARD_UPDATE: CardUpdateJob(chat, sinks, compact_skipped),
         NOTE: NoteJob(chat),
         NOTICE: NoticeJob(chat),
-        REPLY: ReplyJob(sinks),
+        REPLY: ReplyJob(sinks, coord),
         LIKE: MentionActionJob(sinks, LIKE),
         HIDE: MentionActionJob(sinks, HIDE),
     }

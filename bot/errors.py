@@ -69,3 +69,7 @@ class NoExperts(WebcareError):
     """No experts are configured for the case's topics (roles.experts)."""
 
     key = "error.no_experts"
+
+
+class AnswerGone(WebcareError):
+    key = "error.answer_gone"

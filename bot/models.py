@@ -182,7 +182,11 @@ class Reply(Base):
     """A reply an agent sent (or is sending) to the network."""
 
     __tablename__ = "replies"
-    __table_args__ = (Index(None, "case_id"),)
+    __table_args__ = (
+        Index(None, "case_id"),
+        Index(None, "text_hash", "created_at"),
+        Index(None, "promise_due_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -194,6 +198,33 @@ class Reply(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # reply craft (null on replies stored before it existed)
+    text_hash: Mapped[str | None] = mapped_column(String(64))
+    """Fingerprint of the wording without the addressee (bot.craft.text.text_hash): "identical to a recent
+    reply" is one indexed lookup."""
+    promise: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The promise this reply makes (bot.craft.promises.Promise.as_json): {"version": 1, "phrases": [...],
+    "language": "nl", "due_hint": "morgen" | null, "due_at": ISO-8601, "due_from": "hint" | "default"}."""
+    promise_due_at: Mapped[datetime | None]
+    """`promise.due_at` as a column, so due promises are found by index."""
+    tone_overrides: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Tone warnings the agent read and sent anyway (audit): [{"code", "evidence", ...}], null if none."""
+
+
+class AnswerUse(Base):
+    """A wording from the answer library went to an author: rotation suggests it last to others."""
+
+    __tablename__ = "answer_uses"
+    __table_args__ = (Index(None, "variant_key", "used_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    variant_key: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(64))
+    author_key: Mapped[str] = mapped_column(String(240))
+    """`<source>:<case author key>`: one person on one network."""
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id", ondelete="SET NULL"))
+    used_at: Mapped[datetime]
 
 
 class CaseEvent(Base):

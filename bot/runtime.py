@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.craft.answers import Craft
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.ports import ChatPort, Poller, ReplySink
@@ -33,6 +34,7 @@ class Runtime:
     metrics: Metrics
     t: Translator
     coord: Coord
+    craft: Craft
     chat: ChatPort | None = None
     reply_sinks: dict[str, ReplySink] = field(default_factory=dict)
     fallback_sink: ReplySink | None = None

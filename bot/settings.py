@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -145,6 +145,44 @@ class Approvals(Strict):
     timeout: Duration = timedelta(minutes=15)
 
 
+class AnswerSet(Strict):
+    """Approved wordings for one topic (and optionally one language), owned by a content owner."""
+
+    topic: str = Field(min_length=1, max_length=64, description="a triage topic (shipped or triage.topics)")
+    owner: SlackUserId = Field(description="content owner: asked when the answer is out of date")
+    language: Literal["nl", "en"] | None = Field(default=None, description="absent: any language")
+    variants: list[Annotated[str, Field(min_length=1, max_length=1900)]] = Field(min_length=1)
+
+    @field_validator("variants")
+    @classmethod
+    def _placeholders(cls, variants: list[str]) -> list[str]:
+        for text in variants:
+            try:
+                text.format(name="x")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"only the {{name}} placeholder is known, in {text[:40]!r}…: {exc}") from None
+        if len({" ".join(v.split()).lower() for v in variants}) != len(variants):
+            raise ValueError("a variant is listed twice")
+        return variants
+
+
+ToneCheck = Literal["apology", "defensive", "too_long", "duplicate", "no_addressee"]
+
+
+class Answers(Strict):
+    """Reply craft: the answer library, rotation of its wordings, and the tone check before sending."""
+
+    rotation: Duration = Field(default=timedelta(days=7),
+                               description="one wording goes to one person within this period")
+    suggestions: int = Field(default=3, ge=0, le=10, description="suggestions shown in the Reply modal")
+    length: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: {"default": 600, "x": 280, "instagram": 400, "whatsapp": 800},
+        description="soft length per source (`default` for the rest): longer gets a warning")
+    checks: list[ToneCheck] = Field(default_factory=lambda: list(get_args(ToneCheck)),
+                                    description="which tone checks run (all by default)")
+    library: list[AnswerSet] = Field(default_factory=list)
+
+
 class Outbox(Strict):
     lease: Duration = Field(default=timedelta(seconds=30), description="in-flight time before reconcile")
     max_attempts: int = Field(default=12, ge=1)
@@ -180,6 +218,7 @@ class AppConfig(Strict):
     triage: Triage = Triage()
     sla: Sla = Sla()
     promises: Promises = Promises()
+    answers: Answers = Answers()
     escalation: Escalation = Escalation()
     experts: Experts = Experts()
     approvals: Approvals = Approvals()

@@ -9,6 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.craft.answers import Suggestion
+from bot.craft.promises import Promise
+from bot.craft.tone import ToneCode, ToneWarning
+
 
 class CardAction(StrEnum):
     """Buttons a case card can offer (their Slack action ids are in CONTRACT.md)."""
@@ -34,6 +38,19 @@ class CaseRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     case: str = Field(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class ReplyRef(CaseRef):
+    """The reply modal's private_metadata: the case, and the tone warnings the agent has been shown
+    (submitting again with no others sends the reply: the agent overrides them)."""
+
+    warned: tuple[ToneCode, ...] = Field(default=(), max_length=len(ToneCode))
+
+
+class AnswerRef(CaseRef):
+    """A suggestion button's value: the case and the answer-library variant to start from."""
+
+    variant: str = Field(min_length=8, max_length=32, pattern=r"^[a-f0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -144,10 +161,25 @@ class ReplyForm:
     text: str
     url: str | None
     max_length: int | None
-    draft: str | None = None
+    expert_draft: str | None = None
     """Pre-filled text: an expert's answer given since the last reply."""
     needs_approval: bool = False
     """Triage already says a spokesperson must approve (the modal says so)."""
+    suggestions: tuple[Suggestion, ...] = ()
+    """Answer-library wordings for the mention's topics, freshest first (rotation)."""
+    draft: Suggestion | None = None
+    """The wording the agent chose to start from (the input is filled with it)."""
+    review: ReplyReview | None = None
+    """Tone warnings on the submitted draft, shown before the agent sends it anyway."""
+
+
+@dataclass(frozen=True)
+class ReplyReview:
+    """What the agent reads after submitting a draft with tone warnings."""
+
+    text: str
+    warnings: tuple[ToneWarning, ...]
+    promise: Promise | None = None
 
 
 @dataclass(frozen=True)

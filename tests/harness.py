@@ -38,6 +38,9 @@ def base_config(**overrides: Any) -> dict[str, Any]:
         "slack": {"channel": CHANNEL, "post_interval": "100ms", "update_interval": "50ms"},
         "roles": {"agents": ["U0AGENT1", "U0AGENT2"], "managers": ["U0MGR1"]},
         "outbox": {"lease": "15s", "poll": "50ms", "backoff_base": "100ms", "backoff_max": "1s"},
+        # No tone check unless a test is about it (tests/test_reply_craft.py): the others send
+        # replies as fixtures, not as prose.
+        "answers": {"checks": []},
     }
     return _merge(cfg, overrides)
 

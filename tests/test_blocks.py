@@ -6,6 +6,7 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk.models.blocks import Block
@@ -176,3 +177,54 @@ def test_triage_line() -> None:
     _, en = render_card(card(triage=view), Translator("en"))
     assert "*Respond* · high · complaint · sentiment -0.6" in json.dumps(en, ensure_ascii=False)
     valid_blocks(blocks)
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_reply_craft_modal_snapshots(locale: str) -> None:
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from bot.craft.answers import Suggestion
+    from bot.craft.promises import Promise
+    from bot.craft.tone import ToneCode, ToneWarning
+    from bot.views import ReplyReview
+
+    t = Translator(locale)
+    meta = '{"case":"AbCdEfGhIjKl"}'
+    jan = AuthorView(handle="jan", name="Jan", followers=None, verified=False)
+    form = ReplyForm(ref="AbCdEfGhIjKl", source="x", text="Mijn pakket is kwijt!", url=None, author=jan,
+                     max_length=280)
+    fresh = Suggestion("0123456789abcdef", "levering", "U0EXP1", "Hoi Jan, wat vervelend! Je ordernummer?")
+    used = Suggestion("fedcba9876543210", "levering", "U0EXP1", "Hé Jan, balen! Ik kijk het na.", recent_at=AT)
+    review = ReplyReview(
+        text="Sorry, dat klopt niet. We komen erop terug.",
+        warnings=(ToneWarning(ToneCode.APOLOGY, ("sorry",)),
+                  ToneWarning(ToneCode.DEFENSIVE, ("dat klopt niet",)),
+                  ToneWarning(ToneCode.TOO_LONG, length=300, limit=280),
+                  ToneWarning(ToneCode.DUPLICATE, at=AT), ToneWarning(ToneCode.NO_ADDRESSEE, ("Jan",))),
+        promise=Promise(("komen erop terug",), "nl", AT + timedelta(days=1), "default"),
+    )
+    modals = {
+        "suggestions": reply_modal(t, metadata=meta, form=replace(form, suggestions=(fresh, used))),
+        "draft_loading": reply_modal(t, metadata=meta, form=None, with_input=False),
+        "draft": reply_modal(t, metadata=meta, form=replace(form, draft=fresh)),
+        "review": reply_modal(t, metadata='{"case":"AbCdEfGhIjKl","warned":["apology"]}',
+                              form=replace(form, review=review)),
+    }
+    for name, modal in modals.items():
+        View(**modal).validate_json()
+        if name != "draft_loading":
+            assert _reply_input(modal)["element"]["action_id"] == "text"
+    assert "input" not in json.dumps(modals["draft_loading"]) and "submit" not in modals["draft_loading"]
+    assert _reply_input(modals["draft"])["element"]["initial_value"] == fresh.text
+    assert _reply_input(modals["review"])["element"]["initial_value"] == review.text
+    buttons = [b["accessory"] for b in modals["suggestions"]["blocks"] if "accessory" in b]
+    assert [json.loads(b["value"]) for b in buttons] == [
+        {"case": "AbCdEfGhIjKl", "variant": "0123456789abcdef"},
+        {"case": "AbCdEfGhIjKl", "variant": "fedcba9876543210"}]
+    check_snapshot(f"reply_craft_{locale}", modals)
+
+
+def _reply_input(modal: dict[str, Any]) -> dict[str, Any]:
+    """The reply modal's text input (block `reply`, CONTRACT.md)."""
+    return next(b for b in modal["blocks"] if b.get("block_id") == "reply")

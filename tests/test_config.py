@@ -110,3 +110,22 @@ def test_catalogs_are_complete_and_formattable() -> None:
     assert Translator("nl").ago(timedelta(minutes=5)) == "5 minuten"
     with pytest.raises(ValueError):
         Translator("de")
+
+
+def test_answers_are_validated_at_start(tmp_path: Path) -> None:
+    cfg = load_config(REPO / "app.yaml")
+    assert cfg.answers.rotation == timedelta(days=7)
+    assert {s.topic for s in cfg.answers.library} == {"levering", "retour", "openingstijden"}
+    data = example()
+    data["answers"]["rotation"] = "een week"
+    data["answers"]["checks"] = ["apology", "sarcasm"]
+    data["answers"]["library"] = [
+        {"topic": "levering", "owner": "jan", "variants": ["Hoi {naam}!"]},
+        {"topic": "retour", "owner": "U0EXP1", "variants": ["Hoi {name}!", "hoi  {name}!"]},
+        {"topic": "retour", "owner": "U0EXP1", "variants": []},
+    ]
+    joined = "\n".join(problems(tmp_path, data))
+    for key in ("answers.rotation", "answers.checks.1", "answers.library.0.owner", "answers.library.0.variants",
+                "answers.library.1.variants", "answers.library.2.variants"):
+        assert f"app.yaml: {key}:" in joined
+    assert "{name}" in joined and "listed twice" in joined

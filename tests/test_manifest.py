@@ -13,7 +13,7 @@ SCOPES = {
     "chat_postMessage": {"chat:write"}, "chat_update": {"chat:write"},
     "chat_postEphemeral": {"chat:write"}, "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"}, "views_open": set(),
-    "views_update": set(), "auth_test": set(), "apps_connections_open": set(),
+    "views_update": set(), "views_push": set(), "auth_test": set(), "apps_connections_open": set(),
     "conversations_open": {"im:write"},
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +51,16 @@ from bot.views import (
     ReplyView,
     TriageView,
 )
+
+
+@dataclass(frozen=True)
+class ReplyCraft:
+    """What reply craft stores on a reply (see bot.models.Reply)."""
+
+    text_hash: str
+    promise: dict[str, Any] | None = None
+    promise_due_at: datetime | None = None
+    tone_overrides: list[dict[str, Any]] | None = None
 
 IGNORE_REASONS = ("spam", "not_for_us", "handled_elsewhere", "no_response_needed", "other")
 
@@ -110,17 +121,9 @@ async def ignore(
     return case
 
 
-async def submit_reply(
-    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime, coord: Coord,
-    ask_approval: bool = False,
-) -> Reply:
-    """Queue an agent's reply to the case's newest mention; it goes out through the outbox.
-
-    A sensitive case (triage), or the agent's own request, holds the reply for a spokesperson.
-    """
-    coord.team.require_member(actor, action="case.reply")
-    text = text.strip()
-    case = await get_case(session, ref, lock=True)
+async def check_reply(*, session: AsyncSession, case: Case, text: str, sinks: Sinks, now: datetime) -> Mention:
+    """Refuse a reply the network cannot take (no channel, empty, too long, window closed); return the
+    mention it answers."""
     caps = sinks.capabilities(case.source)
     if not caps.reply:
         raise ReplyNotPossible(source=case.source)
@@ -131,8 +134,27 @@ async def submit_reply(
     mention = await latest_mention(session, case.id)
     if caps.reply_window is not None and now > mention.created_at + caps.reply_window:
         raise ReplyWindowClosed(source=case.source)
+    return mention
+
+
+async def submit_reply(
+    *, session: AsyncSession, ref: CaseRef, actor: str, text: str, sinks: Sinks, now: datetime, coord: Coord,
+    craft: ReplyCraft | None = None, ask_approval: bool = False,
+) -> Reply:
+    """Queue an agent's reply to the case's newest mention; it goes out through the outbox.
+
+    `craft` (from bot.services.replies) adds what reply craft found: the wording's fingerprint, the
+    promise the reply makes, the tone warnings the agent overrode. A sensitive case (triage), or the
+    agent's own request, holds the reply for a spokesperson."""
+    coord.team.require_member(actor, action="case.reply")
+    text = text.strip()
+    case = await get_case(session, ref, lock=True)
+    mention = await check_reply(session=session, case=case, text=text, sinks=sinks, now=now)
     reply = Reply(case_id=case.id, mention_id=mention.id, agent=actor, text=text,
                   status=ReplyStatus.QUEUED.value, created_at=now)
+    if craft is not None:
+        reply.text_hash, reply.tone_overrides = craft.text_hash, craft.tone_overrides
+        reply.promise, reply.promise_due_at = craft.promise, craft.promise_due_at
     session.add(reply)
     await session.flush()
     case.owner = case.owner or actor
@@ -213,7 +235,8 @@ async def reply_form(*, session: AsyncSession, ref: CaseRef, sinks: Sinks) -> Re
                                            *([ExpertRequest.answered_at > last_reply] if last_reply else []))
         .order_by(ExpertRequest.answered_at.desc()).limit(1))
     return ReplyForm(ref=case.ref, source=case.source, author=_author(m), text=m.text, url=m.url,
-                     max_length=caps.max_length, draft=answered, needs_approval=case.needs_approval)
+                     max_length=caps.max_length, expert_draft=answered,
+                     needs_approval=case.needs_approval)
 
 
 async def record_thread_message(

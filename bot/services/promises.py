@@ -64,8 +64,8 @@ async def _create(
     clocks.start(session, case_id=case.id, kind=ClockKind.PROMISE, due_at=due_at, now=now, cfg=coord.cfg,
                  timeline=coord.timeline, owner=case.owner, subject_id=promise.id,
                  office_time=coord.office_time)
-    audit.record(session, case_id=case.id, actor=actor, action="promise", at=now, promise_id=promise.id,
-                 what=what, due=due_at.isoformat(), origin=origin)
+    audit.record(session, case_id=case.id, actor=actor, action="promise.made", at=now,
+                 promise_id=promise.id, what=what, due=due_at.isoformat(), origin=origin)
     touch_card(session, case, now=now, note={"event": "promised", "actor": actor, "text": what,
                                              "params": {"due": due_at.isoformat()}})
     await refresh_card(session, case, now=now)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.craft.tone import ToneCode, ToneWarning
 from bot.i18n import Translator
 from bot.services.cases import IGNORE_REASONS, ref_value
+from bot.services.replies import answer_ref_value
 from bot.triage.service import explain
-from bot.views import CardAction, CaseCard, CoordinationView, ReplyForm, ThreadNote, TriageView
-from handlers.slack.ids import Block, Callback
+from bot.views import CardAction, CaseCard, CoordinationView, ReplyForm, ReplyReview, ThreadNote, TriageView
+from handlers.slack.ids import Block, Callback, ModalAction
 
 SECTION_LIMIT = 2900
 PLAIN_LIMIT = 150
@@ -350,19 +352,26 @@ def _plain(text: str) -> dict[str, Any]:
 
 
 def reply_modal(
-    t: Translator, *, metadata: str, form: ReplyForm | None, source: str | None = None
+    t: Translator, *, metadata: str, form: ReplyForm | None, with_input: bool = True
 ) -> dict[str, Any]:
-    """The reply modal; without `form` it shows a loading line (opened before any slow work)."""
-    context: list[dict[str, Any]]
+    """The reply modal; without `form` it shows a loading line (opened before any slow work).
+
+    With `form.suggestions` it offers answer-library wordings, each with a button that opens it in a
+    stacked modal with the text filled in (`form.draft`); with `form.review` it lists the tone warnings
+    on the submitted draft and its submit button sends anyway. `with_input=False` (a stacked modal
+    while it loads) leaves out the text input, so that the update that fills it in adds the input anew
+    and Slack applies its initial value (it keeps the typed state of an input whose block_id stays).
+    """
+    blocks: list[dict[str, Any]]
     if form is None:
-        context = [{"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.reply.loading")}]}]
+        blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.reply.loading")}]}]
     else:
         who = f"@{form.author.handle}" if form.author.handle else (form.author.name or "?")
         src = source_label(t, form.source)
         hint = t("modal.reply.hint", source=src)
         if form.max_length:
             hint += " " + t("modal.reply.limit", limit=form.max_length, source=src)
-        context = [
+        blocks = [
             {
                 "type": "section",
                 "text": {
@@ -372,6 +381,13 @@ def reply_modal(
             },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]},
         ]
+        if form.review is not None:
+            blocks += _review_blocks(t, form.review, src)
+        elif form.draft is not None:
+            based = t("modal.reply.based_on", topic=escape(form.draft.topic), owner=user(form.draft.owner))
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": based}]})
+        elif form.suggestions:
+            blocks += _suggestion_blocks(t, form)
     text_input: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": Block.REPLY_TEXT.value,
@@ -381,26 +397,93 @@ def reply_modal(
     }
     if form is not None and form.max_length:
         text_input["max_length"] = form.max_length
-    if form is not None and form.draft:
-        text_input["initial_value"] = form.draft[: form.max_length or 3000]
-    return {
+    initial = form.review.text if form and form.review else (
+        form.draft.text if form and form.draft else (form.expert_draft if form else None))
+    if initial:
+        text_input["initial_value"] = initial[: form.max_length] if form and form.max_length else initial
+    modal: dict[str, Any] = {
         "type": "modal",
         "callback_id": Callback.REPLY.value,
         "private_metadata": metadata,
         "title": _plain(t("modal.reply.title")[:24]),
-        "submit": _plain(t("modal.reply.submit")),
         "close": _plain(t("modal.cancel")),
-        "blocks": [
-            *context,
+        "blocks": blocks,
+    }
+    if with_input or form is not None:
+        submit = (
+            "modal.reply.send_anyway" if form is not None and form.review is not None else "modal.reply.submit"
+        )
+        modal["submit"] = _plain(t(submit))
+        blocks.append(
             {
                 "type": "input",
                 "block_id": Block.REPLY.value,
                 "label": _plain(t("modal.reply.label")),
                 "element": text_input,
-            },
-            *_approval_choice(t, form),
-        ],
-    }
+            }
+        )
+        blocks += _approval_choice(t, form)
+    return modal
+
+
+def _suggestion_blocks(t: Translator, form: ReplyForm) -> list[dict[str, Any]]:
+    """Answer-library wordings, freshest first, each with its owner and a button to start from it."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.reply.suggestions")}]}
+    ]
+    for s in form.suggestions:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": quote(s.text, 1500)},
+                "accessory": {
+                    "type": "button",
+                    "action_id": ModalAction.USE_ANSWER.value,
+                    "text": _plain(t("modal.reply.use")),
+                    "value": answer_ref_value(form.ref, s.key),
+                },
+            }
+        )
+        about = t("modal.reply.owner", topic=escape(s.topic), owner=user(s.owner))
+        if s.recent_at is not None:
+            about += " · " + t(
+                "modal.reply.recent",
+                at=slack_date(s.recent_at, "{date_short_pretty} {time}", t.datetime(s.recent_at)),
+            )
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": about}]})
+    return blocks
+
+
+def tone_line(t: Translator, w: ToneWarning, source: str) -> str:
+    """One tone warning as a sentence, quoting the draft's words."""
+    evidence = ", ".join(f"'{escape(e)}'" for e in w.evidence)
+    if w.code == ToneCode.TOO_LONG:
+        return t("tone.too_long", length=w.length, limit=w.limit, source=source)
+    if w.code == ToneCode.DUPLICATE and w.at is not None:
+        return t("tone.duplicate", at=slack_date(w.at, "{date_short_pretty} {time}", t.datetime(w.at)))
+    return t(f"tone.{w.code.value}", evidence=evidence)
+
+
+def _review_blocks(t: Translator, review: ReplyReview, source: str) -> list[dict[str, Any]]:
+    lines = "\n".join(f"• {tone_line(t, w, source)}" for w in review.warnings)
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"{t('modal.reply.review')}\n{lines}"[:SECTION_LIMIT]},
+        }
+    ]
+    if review.promise is not None:
+        p = review.promise
+        due = slack_date(p.due_at, "{date_short_pretty} {time}", t.datetime(p.due_at))
+        phrase = escape(p.phrases[0])
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": t("modal.reply.promise", phrase=phrase, due=due)}],
+            }
+        )
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.reply.review_hint")}]})
+    return blocks
 
 
 def _approval_choice(t: Translator, form: ReplyForm | None) -> list[dict[str, Any]]:

@@ -4,7 +4,9 @@ from enum import StrEnum
 
 from bot.views import CardAction as Action  # the card's action ids are the core's actions
 
-__all__ = ["Action", "ApprovalAction", "Block", "Callback", "Command", "ExpertAction", "MARKER_EVENT"]
+__all__ = [
+    "Action", "ApprovalAction", "Block", "Callback", "Command", "ExpertAction", "MARKER_EVENT", "ModalAction",
+]
 
 
 class Callback(StrEnum):
@@ -32,6 +34,13 @@ class ExpertAction(StrEnum):
 
 class Command(StrEnum):
     WEBCARE = "/webcare"
+
+
+class ModalAction(StrEnum):
+    """Buttons inside modals."""
+
+    USE_ANSWER = "craft.use"
+    """Start the reply from an answer-library wording (opens it, filled in, in a stacked modal)."""
 
 
 class Block(StrEnum):

@@ -17,11 +17,11 @@ from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
 from bot.logs import correlation_id
 from bot.runtime import Runtime
-from bot.services import audit, cases, experts
+from bot.services import audit, cases, experts, replies
 from bot.services.inbound import first_time
 from handlers.slack import coord_listeners
 from handlers.slack.blocks import ignore_modal, reply_modal, unavailable_modal, user
-from handlers.slack.ids import Action, Block, Callback
+from handlers.slack.ids import Action, Block, Callback, ModalAction
 
 log = logging.getLogger(__name__)
 USER_PARAMS = frozenset({"owner", "actor", "agent"})
@@ -78,15 +78,34 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def open_reply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                          payload: dict[str, Any]) -> None:
         await ack()
-        ref = cases.parse_ref(payload.get("value"))
-        metadata = cases.ref_value(ref.case)
+        ref = replies.parse_reply_ref(payload.get("value"))
+        metadata = replies.reply_ref_value(ref.case)
         # The trigger_id lives 3 s: open the modal before touching the database.
         opened = await client.views_open(trigger_id=body["trigger_id"],
                                          view=reply_modal(t, metadata=metadata, form=None))
         view = opened["view"]
         try:
             async with rt.maker() as session:
-                form = await cases.reply_form(session=session, ref=ref, sinks=rt.sinks)
+                form = await replies.reply_form(session=session, ref=ref, sinks=rt.sinks, craft=rt.craft,
+                                                now=utcnow())
+            new_view = reply_modal(t, metadata=metadata, form=form)
+        except WebcareError as exc:
+            new_view = unavailable_modal(t, t(exc.key, **exc.params))
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=new_view)
+
+    async def use_answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                         payload: dict[str, Any]) -> None:
+        await ack()
+        ref = replies.parse_answer_ref(payload.get("value"))
+        metadata = replies.reply_ref_value(ref.case)
+        # A stacked modal without the input first (trigger_id: 3 s); the update adds the input with the
+        # wording as its initial value (Slack applies initial_value only to an input that is new).
+        pushed = await client.views_push(trigger_id=body["trigger_id"],
+                                         view=reply_modal(t, metadata=metadata, form=None, with_input=False))
+        view = pushed["view"]
+        try:
+            async with rt.maker() as session:
+                form = await replies.draft_form(session=session, ref=ref, sinks=rt.sinks, craft=rt.craft)
             new_view = reply_modal(t, metadata=metadata, form=form)
         except WebcareError as exc:
             new_view = unavailable_modal(t, t(exc.key, **exc.params))
@@ -101,15 +120,21 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await ack(response_action="errors", errors={Block.REPLY.value: t("error.reply_empty")})
             return
         try:
-            ref = cases.parse_ref(view.get("private_metadata"))
+            ref = replies.parse_reply_ref(view.get("private_metadata"))
             async with rt.uow() as session:
-                await cases.submit_reply(session=session, ref=ref, actor=body["user"]["id"],
-                                         text=text, sinks=rt.sinks, now=utcnow(), coord=rt.coord,
-                                         ask_approval=ask_approval(values))
+                outcome = await replies.submit_reply(session=session, ref=ref, actor=body["user"]["id"],
+                                                     text=text, sinks=rt.sinks, craft=rt.craft, now=utcnow(),
+                                                     coord=rt.coord, ask_approval=ask_approval(values))
         except WebcareError as exc:
             await ack(response_action="errors", errors={Block.REPLY.value: t(exc.key, **exc.params)})
+            if isinstance(exc, NotAllowed):
+                raise  # audited and explained by the guard
             return
-        await ack()
+        if isinstance(outcome, replies.Review):
+            metadata = replies.reply_ref_value(ref.case, outcome.warned)
+            await ack(response_action="update", view=reply_modal(t, metadata=metadata, form=outcome.form))
+            return
+        await ack(response_action="clear")  # closes a stacked modal and the one below it
 
     async def open_ignore(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           payload: dict[str, Any]) -> None:
@@ -157,6 +182,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
     app.action(Action.CLAIM.value)(guarded(claim))
     app.action(Action.REPLY.value)(guarded(open_reply))
+    app.action(ModalAction.USE_ANSWER.value)(guarded(use_answer))
     app.action(Action.IGNORE.value)(guarded(open_ignore))
     app.action(Action.LIKE.value)(guarded(like))
     app.action(Action.HIDE.value)(guarded(hide_listener(True)))
