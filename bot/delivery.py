@@ -258,6 +258,11 @@ class ReplyJob(_NoSideEffects):
             return
         now = utcnow()
         reply.status, reply.sent_at, reply.external_id, reply.error = (ReplyStatus.SENT.value, now, ref, None)
+        if reply.automatic:  # the acknowledgement outside office hours: not an answer
+            audit.record(session, case_id=case.id, actor=reply.agent, action="auto_ack.sent", at=now,
+                         reply_id=reply.id, external_id=ref)
+            touch_card(session, case, now=now, note={"event": "auto_ack_sent", "text": reply.text})
+            return
         case.first_response_at = case.first_response_at or now
         if case.status != CaseStatus.IGNORED:
             case.status = CaseStatus.ANSWERED.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from datetime import datetime as DateTime  # the class has a method named `datetime`
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -43,6 +44,15 @@ class Translator:
     def datetime(self, value: datetime) -> str:
         """A short local date and time, e.g. '22 nov 2026 09:15'."""
         return format_datetime(value.astimezone(self.tz), "d MMM yyyy HH:mm", locale=self.locale)
+
+    def when(self, value: DateTime, *, now: DateTime) -> str:
+        """A moment in the near future as people say it: 'vandaag om 16:00', 'maandag 1 december om 08:30'."""
+        local, today = value.astimezone(self.tz), now.astimezone(self.tz).date()
+        clock = format_datetime(local, "HH:mm", locale=self.locale)
+        days = (local.date() - today).days
+        if days in (0, 1):
+            return self(f"when.{'today' if days == 0 else 'tomorrow'}", time=clock)
+        return self("when.day", day=format_datetime(local, "EEEE d MMMM", locale=self.locale), time=clock)
 
     def ago(self, delta: timedelta) -> str:
         """A rough relative duration, e.g. '5 minuten'."""

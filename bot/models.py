@@ -198,6 +198,8 @@ class Reply(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Sent by the bot (the acknowledgement outside office hours): not an answer, keeps no promise."""
     # reply craft (null on replies stored before it existed)
     text_hash: Mapped[str | None] = mapped_column(String(64))
     """Fingerprint of the wording without the addressee (bot.craft.text.text_hash): "identical to a recent
@@ -225,6 +227,17 @@ class AnswerUse(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id", ondelete="SET NULL"))
     used_at: Mapped[datetime]
+
+
+class AutoAck(Base):
+    """When an author last got the automatic "we answer on ... from ..." (at most one per period)."""
+
+    __tablename__ = "auto_acks"
+
+    author_key: Mapped[str] = mapped_column(String(240), primary_key=True)
+    """`<source>:<author key>`: one person on one network."""
+    last_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CaseEvent(Base):

@@ -22,7 +22,7 @@ from bot.models import Case, CaseStatus, Clock, ClockKind, Mention
 from bot.outbox import enqueue_many, outbox_row, pending_cases
 from bot.ports import MentionChange
 from bot.schemas import MentionIn
-from bot.services import clocks
+from bot.services import autoack, clocks
 from bot.services.coord import Coord
 from bot.sql import insert_ignore
 from bot.triage.service import Assessment, Triage, reasons_json
@@ -256,6 +256,12 @@ async def ingest(
             cases=[(r["id"], r["source"], r["venue"], r.get("priority"), None) for r in waiting]
             + [(c.id, c.source, c.venue, c.priority, c.owner) for c in [*revived.values(), *reopened]
                if c.decision != "skip"])
+        skipped = {row["id"] for row in new_rows if row.get("decision") == "skip"} | unposted
+        await autoack.acknowledge(session, [
+            autoack.Waiting(case_id=t.id, mention_id=mid, source=m.source, author_key=m.author_key,
+                            venue=m.resolved_venue, account=m.account)
+            for m, (mid, t) in zip(fresh, assignments, strict=True)
+            if t.id not in skipped and (t.case is None or t.case.decision != "skip")], now=now, coord=coord)
     already = await pending_cases(session, case_ids=sorted(touched), kind=CARD_UPDATE)
     outbox += [outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=cid, now=now)
                for cid in sorted(touched - already)]

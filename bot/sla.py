@@ -82,6 +82,18 @@ class AutoAck(Strict):
     period: Duration = Field(default=timedelta(days=1), description="at most one per author per period")
     sources: Sources = Field(
         default=None, description="only these sources (e.g. whatsapp, facebook); default: all own-house")
+    texts: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        default_factory=list, description="your own wordings with {when}; default: the built-in ones, varied")
+
+    @model_validator(mode="after")
+    def _when_placeholder(self) -> AutoAck:
+        for text in self.texts:
+            try:
+                text.format(when="x")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(
+                    f"auto_ack.texts: only the {{when}} placeholder is known, in {text[:40]!r}") from None
+        return self
 
 
 @dataclass(frozen=True)

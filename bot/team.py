@@ -24,19 +24,45 @@ LEADS = (Role.COORDINATOR, Role.MANAGER)
 
 
 class Team:
-    """The roles from app.yaml. With no roles configured at all, everyone is an agent (a team of one)."""
+    """The roles from app.yaml. With no roles configured at all, everyone is an agent (a team of one).
+
+    A role may list Slack user groups (`S…` ids) beside users: the chat transport tells the team
+    who is in each group (`set_group`), and from then on every check and every message expands it.
+    """
 
     def __init__(self, roles: Roles) -> None:
         self.roles = roles
-        self._members: dict[Role, frozenset[str]] = {
-            Role.AGENT: frozenset(roles.agents),
-            Role.COORDINATOR: frozenset(roles.coordinators),
-            Role.SPOKESPERSON: frozenset(roles.spokespersons),
-            Role.BACKUP_SPOKESPERSON: frozenset(roles.backup_spokespersons),
-            Role.EXPERT: frozenset(u for users in roles.experts.values() for u in users),
-            Role.MANAGER: frozenset(roles.managers),
+        self._groups: dict[str, tuple[str, ...]] = {}
+        self._configured: dict[Role, tuple[str, ...]] = {
+            Role.AGENT: tuple(roles.agents),
+            Role.COORDINATOR: tuple(roles.coordinators),
+            Role.SPOKESPERSON: tuple(roles.spokespersons),
+            Role.BACKUP_SPOKESPERSON: tuple(roles.backup_spokespersons),
+            Role.EXPERT: tuple(u for users in roles.experts.values() for u in users),
+            Role.MANAGER: tuple(roles.managers),
         }
-        self.open = not any(self._members.values())
+        self.open = not any(self._configured.values())
+        self._members = self._expand_all()
+
+    def group_ids(self) -> set[str]:
+        """Every user group named in the roles."""
+        return {i for ids in self._configured.values() for i in ids if i.startswith("S")}
+
+    def set_group(self, group: str, members: list[str]) -> None:
+        """Who is in a user group now (from the chat transport)."""
+        self._groups[group] = tuple(members)
+        self._members = self._expand_all()
+
+    def _expand(self, ids: tuple[str, ...] | list[str]) -> list[str]:
+        out: list[str] = []
+        for i in ids:
+            for user in self._groups.get(i, ()) if i.startswith("S") else (i,):
+                if user not in out:
+                    out.append(user)
+        return out
+
+    def _expand_all(self) -> dict[Role, frozenset[str]]:
+        return {role: frozenset(self._expand(ids)) for role, ids in self._configured.items()}
 
     def roles_of(self, user: str) -> set[Role]:
         """Every role `user` has."""
@@ -61,22 +87,13 @@ class Team:
             raise NotAllowed(action=action, role="/".join(r.value for r in roles), user=user)
 
     def members(self, role: Role) -> list[str]:
-        """The users with `role`, in app.yaml order."""
-        source = {
-            Role.AGENT: self.roles.agents,
-            Role.COORDINATOR: self.roles.coordinators,
-            Role.SPOKESPERSON: self.roles.spokespersons,
-            Role.BACKUP_SPOKESPERSON: self.roles.backup_spokespersons,
-            Role.MANAGER: self.roles.managers,
-        }.get(role)
-        if source is None:
-            return sorted(self._members[role])
-        return list(source)
+        """The users with `role`, in app.yaml order (user groups expanded)."""
+        return self._expand(self._configured[role])
 
     def experts_for(self, topics: list[str] | None) -> tuple[str | None, list[str]]:
         """The first of `topics` that has experts, and those experts (else no topic, no one)."""
         for topic in topics or []:
-            experts = self.roles.experts.get(topic)
+            experts = self._expand(self.roles.experts.get(topic, []))
             if experts:
-                return topic, list(experts)
+                return topic, experts
         return None, []

@@ -354,3 +354,54 @@ async def test_webcare_command_mine_overdue_stats_help(bot_factory: Any, fake_sl
     assert "binnengekomen: 1" in stats and "beantwoord: 0" in stats
     assert "`mine`" in await ask("help")
     assert "Onbekend" in await ask("iets")
+
+
+# --- outside office hours ---------------------------------------------------------------------
+
+def closed_now() -> dict[str, Any]:
+    """Office hours that are closed right now: open only on the day after tomorrow, 09:00-10:00."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    day = (datetime.now(ZoneInfo("Europe/Amsterdam")) + timedelta(days=2)).strftime("%a").lower()
+    return {day: "09:00-10:00"}
+
+
+async def test_auto_ack_once_per_author_only_in_our_own_house(
+        bot_factory: Any, fake_slack: FakeSlack, receiver: ReplyReceiver) -> None:
+    bot = await bot_factory(slack=fake_slack, reply_url=receiver.url, **coordination(
+        office_hours=closed_now(), auto_ack={"enabled": True, "period": "1d"}))
+    card = await card_for(bot, fake_slack, 11, "Waar blijft mijn pakket?")
+    acks = await receiver.wait_for(lambda: list(receiver.delivered.values()))
+    assert acks[0]["agent"] == "webcare-bot" and "09:00" in acks[0]["text"] and acks[0]["mention_id"] == "m11"
+    # the same author again: no second acknowledgement; someone else's forum: none at all
+    await bot.post_mentions(mention("11b", text="Hallo??", author={"id": "a11", "handle": "klant11"},
+                                    thread_id="m11"))
+    await bot.post_mentions(mention(12, text="Waar blijft mijn pakket?", venue="third_party"))
+    await bot.post_mentions(mention(13, text="Mijn pakket is kwijt"))
+    await receiver.wait_for(lambda: len(receiver.delivered) >= 2)
+    await settle(bot)
+    texts = sorted((d["mention_id"], d["text"]) for d in receiver.delivered.values())
+    assert [m for m, _ in texts] == ["m11", "m13"]
+    assert texts[0][1] != texts[1][1]  # varied wording
+    # an acknowledgement is not an answer: the case stays open and its response clock runs
+    assert "Nieuw" in card_text(card) and "Reageren vóór" in card_text(card)
+    async with bot.rt.maker() as session:
+        running = await session.scalar(select(func.count()).select_from(Clock).where(
+            Clock.kind == "first_response", Clock.stopped_at.is_(None)))
+    assert running == 3
+
+
+async def test_roles_may_name_user_groups(bot_factory: Any, fake_slack: FakeSlack,
+                                          receiver: ReplyReceiver) -> None:
+    fake_slack.usergroups["S0SPOKES"] = ["U0SPOKE9"]
+    bot = await bot_factory(slack=fake_slack, reply_url=receiver.url,
+                            slack_config={"approvals_channel": APPROVALS},
+                            **coordination(roles={**ROLES, "spokespersons": ["S0SPOKES"]}))
+    await fake_slack.wait_for(lambda: fake_slack.calls_to("usergroups.users.list"))
+    card = await card_for(bot, fake_slack, 14, "Wat doen jullie met mijn gegevens?")
+    await submit_reply(bot, fake_slack, card, "Dat leggen we je graag uit.")
+    approval = await approval_card(fake_slack)
+    await bot.click(fake_slack, action_id="approval.approve", value=buttons(approval)["approval.approve"],
+                    user="U0SPOKE9", message_ts=approval["ts"])
+    await receiver.wait_for(lambda: list(receiver.delivered.values()))

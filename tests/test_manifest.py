@@ -14,7 +14,7 @@ SCOPES = {
     "chat_postEphemeral": {"chat:write"}, "conversations_history": {"channels:history", "groups:history"},
     "conversations_replies": {"channels:history", "groups:history"}, "views_open": set(),
     "views_update": set(), "views_push": set(), "auth_test": set(), "apps_connections_open": set(),
-    "conversations_open": {"im:write"},
+    "conversations_open": {"im:write"}, "usergroups_users_list": {"usergroups:read"},
 }
 
 
@@ -22,8 +22,8 @@ def test_manifest_matches_the_code() -> None:
     manifest = yaml.safe_load((REPO / "slack-manifest.yaml").read_text(encoding="utf-8"))
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "handlers" / "slack").glob("*.py"))
-    used = set(re.findall(r"\b(chat_\w+|conversations_\w+|views_\w+|auth_test|apps_connections_open)\(",
-                          source)) | set(re.findall(r'_call\("(\w+)"', source))
+    calls = r"\b(chat_\w+|conversations_\w+|views_\w+|usergroups_\w+|auth_test|apps_connections_open)\("
+    used = set(re.findall(calls, source)) | set(re.findall(r'_call\("(\w+)"', source))
     assert used, "no Web API calls found"
     for method in used:
         assert method in SCOPES, f"add {method} and its scopes to this test and the manifest"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import Translator
 from bot.office_hours import Calendar
 from bot.services.clocks import Sweeper, Timeline
 from bot.settings import AppConfig
@@ -19,6 +20,8 @@ class Coord:
     team: Team
     calendar: Calendar
     timeline: Timeline
+    t: Translator
+    """For what the bot itself writes to customers (the acknowledgement outside office hours)."""
 
     @property
     def office_time(self) -> bool:
@@ -37,5 +40,5 @@ class Coord:
 def build_coord(cfg: AppConfig) -> Coord:
     """The coordination rules of `cfg`: roles, SLA targets and the office-hours calendar."""
     calendar = Calendar.from_config(cfg)
-    return Coord(cfg=cfg, team=Team(cfg.roles), calendar=calendar,
+    return Coord(cfg=cfg, team=Team(cfg.roles), calendar=calendar, t=Translator(cfg.locale, cfg.tz),
                  timeline=Timeline(None if calendar.always_open else calendar.add))

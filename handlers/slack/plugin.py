@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -83,6 +85,11 @@ def install(app: web.Application, rt: Runtime) -> None:
 
         app.router.add_post("/slack/events", http_disabled)
 
+    groups = rt.coord.team.group_ids()
+    if groups:
+        group_client = AsyncWebClient(token=token, base_url=env.slack_api_url, timeout=10)
+        app.cleanup_ctx.append(_user_groups(rt, group_client, sorted(groups)))
+
     if env.slack_app_token is not None:
         app_token = env.slack_app_token.get_secret_value()
 
@@ -94,6 +101,33 @@ def install(app: web.Application, rt: Runtime) -> None:
             await handler.close_async()
 
         app.cleanup_ctx.append(socket_mode)
+
+
+GROUP_REFRESH = 600.0
+"""Seconds between refreshes of the roles' user groups (usergroups.users.list)."""
+
+
+def _user_groups(rt: Runtime, client: AsyncWebClient, groups: list[str]):  # type: ignore[no-untyped-def]
+    """Keep the team's user groups (roles listing `S…` ids) filled in, refreshed every 10 minutes."""
+
+    async def refresh() -> None:
+        while True:
+            for group in groups:
+                try:
+                    data = await client.usergroups_users_list(usergroup=group)
+                    rt.coord.team.set_group(group, list(data.get("users") or []))
+                except Exception as exc:  # keep the last known members; say why once per round
+                    log.warning("could not read user group %s: %s", group, _reason(exc))
+            await asyncio.sleep(GROUP_REFRESH)
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(refresh(), name="slack-user-groups")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
 
 
 __all__ = ["install", "build_bolt", "RUNTIME"]

@@ -117,6 +117,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_promises_settled_at'), ['settled_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_promises_state_due_at'), ['state', 'due_at'], unique=False)
 
+    op.create_table('auto_acks',
+    sa.Column('author_key', sa.String(length=240), nullable=False),
+    sa.Column('last_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('author_key', name=op.f('pk_auto_acks'))
+    )
+    with op.batch_alter_table('replies', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('automatic', sa.Boolean(), server_default=sa.false(), nullable=False))
+
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.alter_column('case_id', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
                               nullable=True)
@@ -131,6 +140,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('replies', schema=None) as batch_op:
+        batch_op.drop_column('automatic')
+    op.drop_table('auto_acks')
     op.execute("DELETE FROM case_events WHERE case_id IS NULL")
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.alter_column('case_id', existing_type=sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),

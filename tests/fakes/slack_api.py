@@ -139,7 +139,10 @@ class FakeSlack:
             "users.info": self._users_info,
             "apps.connections.open": self._apps_connections_open,
             "conversations.open": self._conversations_open,
+            "usergroups.users.list": self._usergroups_users_list,
         }
+        self.usergroups: dict[str, list[str]] = {}
+        """User groups the fake knows (id -> member ids); tests fill it in."""
         self.responses: list[JsonDict] = []
         """What the app sent to response_urls (slash commands), in order."""
 
@@ -551,6 +554,12 @@ class FakeSlack:
         if not users.startswith(("U", "W")):
             raise _ApiError("user_not_found")
         return {"channel": {"id": "D" + users[1:]}, "already_open": True}
+
+    def _usergroups_users_list(self, args: JsonDict) -> JsonDict:
+        group = str(args.get("usergroup") or "")
+        if group not in self.usergroups:
+            raise _ApiError("no_such_subteam")
+        return {"users": list(self.usergroups[group])}
 
     def dm_messages(self, user_id: str) -> list[JsonDict]:
         """Messages the app posted in its direct conversation with `user_id`."""
