@@ -110,7 +110,7 @@ async def ignore(
     await promises.break_open(session, case, actor=actor, now=now)
     case.status = CaseStatus.IGNORED.value
     case.ignored_reason = reason if not note else f"{reason}: {note}"
-    case.owner = case.owner or actor
+    await clocks.own_if_unowned(session, case, actor)
     case.updated_at = now
     audit.record(session, case_id=case.id, actor=actor, action="ignore", at=now, reason=reason,
                  note=note)
@@ -157,7 +157,7 @@ async def submit_reply(
         reply.promise, reply.promise_due_at = craft.promise, craft.promise_due_at
     session.add(reply)
     await session.flush()
-    case.owner = case.owner or actor
+    await clocks.own_if_unowned(session, case, actor)
     case.updated_at = now
     case.card_error = None
     if case.needs_approval or ask_approval:

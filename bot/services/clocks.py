@@ -116,6 +116,13 @@ async def reassign(session: AsyncSession, *, case_id: int, owner: str) -> None:
         .values(owner=owner))
 
 
+async def own_if_unowned(session: AsyncSession, case: Case, actor: str) -> None:
+    """Acting on an unowned case makes `actor` its owner, and the one its clocks nudge."""
+    if case.owner is None:
+        case.owner = actor
+        await reassign(session, case_id=case.id, owner=actor)
+
+
 @dataclass
 class Sweeper:
     """Takes the due rungs of every ladder (one call = one batch, in the caller's transaction)."""

@@ -82,7 +82,7 @@ async def ask(
     clocks.start(session, case_id=case.id, kind=ClockKind.EXPERT, now=now, cfg=coord.cfg,
                  timeline=coord.timeline, subject_id=request.id, office_time=coord.office_time,
                  due_at=coord.timeline.deadline(now, coord.cfg.experts.answer_within, office=coord.office_time))
-    case.owner = case.owner or actor
+    await clocks.own_if_unowned(session, case, actor)
     case.updated_at = now
     audit.record(session, case_id=case.id, actor=actor, action="expert.asked", at=now,
                  request_id=request.id, experts=chosen, question=request.question)

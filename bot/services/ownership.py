@@ -62,7 +62,7 @@ async def snooze(
         raise InvalidInput(field="until", reason="past")
     case = await get_case(session, ref, lock=True)
     case.snoozed_until, case.snooze_reason = until, reason[:MAX_REASON]
-    case.owner = case.owner or actor
+    await clocks.own_if_unowned(session, case, actor)
     case.updated_at = now
     audit.record(session, case_id=case.id, actor=actor, action="snooze", at=now, until=until.isoformat(),
                  reason=reason)

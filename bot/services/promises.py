@@ -59,7 +59,7 @@ async def _create(
                       origin=origin, reply_id=reply_id, state=PromiseState.OPEN.value)
     session.add(promise)
     await session.flush()
-    case.owner = case.owner or actor
+    await clocks.own_if_unowned(session, case, actor)
     case.updated_at = now
     clocks.start(session, case_id=case.id, kind=ClockKind.PROMISE, due_at=due_at, now=now, cfg=coord.cfg,
                  timeline=coord.timeline, owner=case.owner, subject_id=promise.id,
