@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
@@ -264,9 +265,12 @@ class ReplyJob(_NoSideEffects):
             touch_card(session, case, now=now, note={"event": "auto_ack_sent", "text": reply.text})
             return
         case.first_response_at = case.first_response_at or now
-        if case.status != CaseStatus.IGNORED:
+        newer = await session.scalar(select(Mention.id).where(
+            Mention.case_id == case.id, Mention.received_at > reply.created_at).limit(1))
+        if case.status != CaseStatus.IGNORED and newer is None:  # else the author wrote again meanwhile
             case.status = CaseStatus.ANSWERED.value
-        await clocks.stop(session, case_id=case.id, kind=ClockKind.FIRST_RESPONSE, now=now)
+        await clocks.stop(session, case_id=case.id, kind=ClockKind.FIRST_RESPONSE, now=now,
+                          started_before=reply.created_at)
         await promises.settle(session, case, reply, now=now)
         if reply.promise and self.coord is not None:
             phrases = reply.promise.get("phrases") or ["?"]

@@ -252,7 +252,7 @@ async def ingest(
             outbox.append(outbox_row(kind=NOTE, lane=lane, case_id=case.id, now=now,
                                      payload={"event": "reopened"}))
         await start_response_clocks(
-            session, coord, now=now, intents=intents,
+            session, coord, now=now, intents=intents, fresh={c.id for c in reopened},
             cases=[(r["id"], r["source"], r["venue"], r.get("priority"), None) for r in waiting]
             + [(c.id, c.source, c.venue, c.priority, c.owner) for c in [*revived.values(), *reopened]
                if c.decision != "skip"])
@@ -271,14 +271,18 @@ async def ingest(
 
 async def start_response_clocks(
     session: AsyncSession, coord: Coord, *, now: datetime, intents: dict[int, str],
-    cases: list[tuple[int, str, str, str | None, str | None]],
+    cases: list[tuple[int, str, str, str | None, str | None]], fresh: set[int] | None = None,
 ) -> None:
-    """Start the response clock (first-response SLA) of cases that now wait for us, unless one runs."""
+    """Start the response clock (first-response SLA) of cases that now wait for us, unless one runs.
+
+    `fresh`: reopened cases, whose running clock (if any) belongs to the question a reply still on
+    its way answers: they get a clock of their own.
+    """
     if not cases:
         return
     running = set(await session.scalars(select(Clock.case_id).where(
         Clock.case_id.in_([c[0] for c in cases]), Clock.kind == ClockKind.FIRST_RESPONSE.value,
-        Clock.stopped_at.is_(None))))
+        Clock.stopped_at.is_(None)))) - (fresh or set())
     seen: set[int] = set()
     for case_id, source, venue, priority, owner in cases:
         if case_id in running or case_id in seen:

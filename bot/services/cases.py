@@ -334,7 +334,8 @@ async def _coordination_view(session: AsyncSession, case: Case, now: datetime) -
     """The case's running clocks, promises, pending approval, expert question and snooze."""
     running = list(await session.scalars(
         select(Clock).where(Clock.case_id == case.id, Clock.stopped_at.is_(None))))
-    response = next((c for c in running if c.kind == ClockKind.FIRST_RESPONSE), None)
+    response = max((c for c in running if c.kind == ClockKind.FIRST_RESPONSE), key=lambda c: c.started_at,
+                   default=None)
     promises = list(await session.scalars(
         select(Promise).where(Promise.case_id == case.id, Promise.state.in_(["open", "broken"]))
         .order_by(Promise.due_at)))

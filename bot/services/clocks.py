@@ -95,12 +95,17 @@ def start(
 
 async def stop(
     session: AsyncSession, *, case_id: int, kind: str, now: datetime, subject_id: int | None = None,
-    outcome: str | None = None,
+    outcome: str | None = None, started_before: datetime | None = None,
 ) -> list[Clock]:
-    """Stop the running clocks of `kind` on a case (met in time, late, or cancelled)."""
+    """Stop the running clocks of `kind` on a case (met in time, late, or cancelled).
+
+    `started_before`: only clocks started before then (a reply answers what was asked before it).
+    """
     query = select(Clock).where(Clock.case_id == case_id, Clock.kind == str(kind), Clock.stopped_at.is_(None))
     if subject_id is not None:
         query = query.where(Clock.subject_id == subject_id)
+    if started_before is not None:
+        query = query.where(Clock.started_at <= started_before)
     clocks = list(await session.scalars(query.with_for_update()))
     for clock in clocks:
         clock.stopped_at, clock.next_at = now, None
