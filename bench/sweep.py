@@ -90,7 +90,7 @@ TEXTS = (
 )
 CITIES = ("Utrecht", "Gent", "Amsterdam", "Antwerpen", "Zwolle", "Leuven", "Breda", "Brugge")
 INTENTS = ("complaint", "question", "compliment", "question", "complaint", "other")
-TOPICS = (["levering"], ["openingstijden"], [], ["levering", "schade"], ["privacy"], [])
+TOPICS: tuple[list[str], ...] = (["levering"], ["openingstijden"], [], ["levering", "schade"], ["privacy"], [])
 
 
 def bench_config() -> AppConfig:
@@ -228,11 +228,13 @@ class Generator:
 
     def _promise(self, *, cid: int, owner: str, created: datetime, due: datetime, state: str,
                  settled: datetime | None) -> dict[str, Any]:
-        return {"id": self.ids.next("promise"), "case_id": cid, "what": "We zoeken het uit en komen erop terug.",
-                "due_at": due, "created_at": created, "created_by": owner, "origin": "reply",
+        return {"id": self.ids.next("promise"), "case_id": cid,
+                "what": "We zoeken het uit en komen erop terug.", "due_at": due, "created_at": created,
+                "created_by": owner, "origin": "reply",
                 "reply_id": None, "state": state, "settled_at": settled, "settled_by_reply_id": None}
 
-    def _outbox(self, *, cid: int, kind: str, lane: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+    def _outbox(self, *, cid: int, kind: str, lane: str, at: datetime,
+                payload: dict[str, Any]) -> dict[str, Any]:
         oid = self.ids.next("outbox")
         return {"id": oid, "key": f"bench-{oid}", "kind": kind, "lane": lane, "case_id": cid,
                 "payload": payload, "status": "done", "attempts": 1, "not_before": at, "claimed_by": None,
@@ -282,10 +284,10 @@ class Generator:
                     promise = self._promise(cid=cid, owner=owner, created=answered, due=pdue,
                                             state="kept" if kept else "broken", settled=settled)
                     chunk.promises.append(promise)
+                    outcome = ("met" if settled <= pdue else "late") if kept else "cancelled"
                     chunk.clocks.append(self._clock(
                         cid=cid, kind="promise", owner=owner, started=answered, due=pdue, step=1, next_at=None,
-                        stopped=settled, outcome=("met" if settled <= pdue else "late") if kept else "cancelled",
-                        subject=promise["id"]))
+                        stopped=settled, outcome=outcome, subject=promise["id"]))
             else:  # ignored
                 closed = opened + timedelta(minutes=rng.randint(2, 60))
                 chunk.cases.append(self._case(
@@ -396,7 +398,7 @@ class Target:
 async def fresh_database(kind: str, url: str | None, workdir: Path, tag: str) -> AsyncIterator[Target]:
     """A new, empty database; dropped (PostgreSQL) or deleted (SQLite) afterwards."""
     if kind == "sqlite":
-        path = Path(make_url(url).database) if url else workdir / f"sweep-{tag}.db"
+        path = Path(make_url(url).database or "") if url else workdir / f"sweep-{tag}.db"
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             p.unlink(missing_ok=True)
         try:
@@ -457,9 +459,10 @@ async def counts(engine: AsyncEngine) -> dict[str, int]:
 
 async def db_size_mib(engine: AsyncEngine, target: Target) -> float:
     if target.kind == "sqlite":
-        return Path(make_url(target.url).database).stat().st_size / 2**20
+        return Path(make_url(target.url).database or "").stat().st_size / 2**20
     async with engine.connect() as conn:
-        return float((await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar_one()) / 2**20
+        size = (await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar_one()
+        return float(size) / 2**20
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -472,7 +475,8 @@ class Bench:
         self.engine, self.gen, self.now = engine, gen, gen.now
         self.maker = create_sessionmaker(engine)
         self.sweeper = build_coord(bench_config()).sweeper()
-        self._arm = (update(Clock.__table__).where(Clock.__table__.c.id == bindparam("b_id"))
+        table = Clock.__table__
+        self._arm = (update(table).where(table.c.id == bindparam("b_id"))  # type: ignore[arg-type]
                      .values(step=bindparam("b_step"), next_at=bindparam("b_next")))
 
     async def marks(self) -> tuple[int, int]:
@@ -577,7 +581,7 @@ class Bench:
         async with self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
                 rows = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)).all()
-                return [str(r[3]) for r in rows]
+                return [str(r[3]) for r in rows]  # type: ignore[misc]
             rows = (await conn.exec_driver_sql("EXPLAIN " + statement, params)).all()
             await conn.rollback()
             return [str(r[0]) for r in rows]
@@ -687,7 +691,7 @@ def render(results: list[dict[str, Any]], machine: dict[str, str]) -> str:
     out.append(markdown_table(["DB", "history mentions", "mentions", "cases", "clocks", "running",
                                "next_at set", "promises", "outbox", "case_events", "load s", "size MiB"], rows))
     out += ["", "### Query plans (largest size)", ""]
-    largest = {}
+    largest: dict[str, dict[str, Any]] = {}
     for r in results:
         if r["history"] >= largest.get(r["db"], {"history": -1})["history"]:
             largest[r["db"]] = r
@@ -710,7 +714,8 @@ def render(results: list[dict[str, Any]], machine: dict[str, str]) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Deadline sweep and /webcare query cost at 10k and 1M stored mentions.")
+    p = argparse.ArgumentParser(
+        description="Deadline sweep and /webcare query cost at 10k and 1M stored mentions.")
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--database-url", default=None,
                    help="sqlite+aiosqlite:///FILE or postgresql+asyncpg://postgres@127.0.0.1:5432/bench_sweep "
@@ -723,7 +728,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--open-cases", type=int, default=10_000)
     p.add_argument("--open-promises", type=int, default=2_000)
     p.add_argument("--batch", type=int, default=20_000, help="rows per executemany (default 20,000)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON (instead of Markdown)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help="the results as JSON: on stdout instead of Markdown, or (with FILE) written there too")
     args = p.parse_args(argv)
     if args.database_url:
         args.db = "sqlite" if make_url(args.database_url).get_backend_name() == "sqlite" else "postgres"
@@ -756,10 +762,13 @@ def main(argv: list[str] | None = None) -> int:
     pg = "postgres" in {r["db"] for r in results}
     machine = machine_info(postgres_url=PG_ADMIN_URL if pg and not args.database_url else args.database_url)
     machine["bench wall time"] = f"{time.perf_counter() - t0:.0f} s"
+    doc = json.dumps({"machine": machine, "results": results}, indent=2, default=str)
+    if args.json == "-":
+        print(doc)
+        return 0
     if args.json:
-        print(json.dumps({"machine": machine, "results": results}, indent=2, default=str))
-    else:
-        print(render(results, machine))
+        Path(args.json).write_text(doc + "\n", encoding="utf-8")
+    print(render(results, machine))
     return 0
 
 
