@@ -134,6 +134,54 @@ class CpuWindow:
         return self.result
 
 
+def machine_info(postgres_url: str | None = None) -> dict[str, str]:
+    """What the figures were measured on: date, CPU, memory, Python, SQLite, PostgreSQL, libraries, commit."""
+    import datetime as _dt
+    import platform
+    import sqlite3
+    import subprocess
+    from importlib import metadata
+
+    info: dict[str, str] = {"date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    info["CPU"] = f"{os.cpu_count()} vCPUs, {model or platform.processor() or '?'}"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split("MemTotal:", 1)[1].split()[0])
+        info["memory"] = f"{kib / 2**20:.0f} GiB"
+    info["Python"] = platform.python_version()
+    info["SQLite"] = sqlite3.sqlite_version
+    if postgres_url:
+        async def _pg() -> str:
+            import asyncpg
+
+            conn = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+            try:
+                return str(await conn.fetchval("SHOW server_version"))
+            finally:
+                await conn.close()
+        try:
+            info["PostgreSQL"] = asyncio.run(_pg()) + " (same machine)"
+        except Exception as exc:  # noqa: BLE001 - informative only
+            info["PostgreSQL"] = f"? ({exc.__class__.__name__})"
+    libs = []
+    for name in ("SQLAlchemy", "aiosqlite", "asyncpg"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            libs.append(f"{name} {metadata.version(name)}")
+    info["libraries"] = ", ".join(libs)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        info["code"] = f"commit {rev}" + (" (with uncommitted changes)" if dirty else "")
+    return info
+
+
 # --- databases ---------------------------------------------------------------------------------
 
 
