@@ -1,4 +1,4 @@
-"""The `webcare` command: serve, db upgrade, check, classify, import, rejected."""
+"""The `webcare` command: serve, db upgrade, check, classify, import, export, rejected."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import importlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TextIO
 
 from bot.settings import ConfigError, Settings, load_env, load_settings
 
@@ -66,18 +68,23 @@ def _safe_url(url: str) -> str:
 
 async def check_database(settings: Settings) -> list[str]:
     """The database answers and has no pending migrations."""
+    return await check_schema(settings.env.database_url)
+
+
+async def check_schema(database_url: str) -> list[str]:
+    """The database at `database_url` answers and has no pending migrations."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     from bot.db import alembic_config, create_engine
 
-    engine = create_engine(settings.env.database_url)
+    engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
             current = await conn.run_sync(
                 lambda c: MigrationContext.configure(c).get_current_heads())
     except Exception as exc:  # report, don't crash: check prints one line per problem
-        return [f"database: cannot connect to {_safe_url(settings.env.database_url)}: {exc}"]
+        return [f"database: cannot connect to {_safe_url(database_url)}: {exc}"]
     finally:
         await engine.dispose()
     head = set(ScriptDirectory.from_config(alembic_config()).get_heads())
@@ -189,6 +196,47 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _when(value: str) -> datetime:
+    """An ISO-8601 date or time for --since/--until; without a zone it is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO-8601 date (e.g. 2026-11-22 or "
+                                         "2026-11-22T09:00:00+01:00)") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def cmd_export_mentions(args: argparse.Namespace) -> int:
+    """Write stored mentions with their case state (JSON Lines or CSV) to stdout or --output."""
+    from bot.db import create_engine, create_sessionmaker
+    from bot.exporter import ExportFilter, export_mentions
+
+    env = load_env()
+    problems = asyncio.run(check_schema(env.database_url))
+    if problems:
+        for line in problems:
+            print(f"webcare export: {line}", file=sys.stderr)
+        return 1
+    flt = ExportFilter(since=args.since, until=args.until, author=args.author, case_ref=args.case,
+                       source=args.source, evidence=args.evidence)
+
+    async def run(out: TextIO) -> int:
+        engine = create_engine(env.database_url)
+        try:
+            summary = await export_mentions(create_sessionmaker(engine), out, flt, fmt=args.format)
+        finally:
+            await engine.dispose()
+        return summary.mentions
+
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            count = asyncio.run(run(fh))
+    else:
+        count = asyncio.run(run(sys.stdout))
+    print(f"exported {count} mentions", file=sys.stderr)
+    return 0
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     """Read mentions (JSON Lines) on stdin; write one triage object per line on stdout."""
     import json
@@ -254,6 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--dry-run", action="store_true", help="validate and count, store nothing")
     imp.add_argument("--config", help="app.yaml path (timezone of dates without one)")
     imp.set_defaults(func=cmd_import)
+    export = sub.add_parser("export", help="write stored data (audits, GDPR requests, evidence)")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    exp = export_sub.add_parser("mentions", help="stored mentions with their case state, one per row")
+    exp.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="default: jsonl")
+    exp.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    exp.add_argument("--since", type=_when, metavar="ISO", help="posted at or after (no zone: UTC)")
+    exp.add_argument("--until", type=_when, metavar="ISO", help="posted before (no zone: UTC)")
+    exp.add_argument("--author", metavar="HANDLE_OR_ID", help="one person's mentions (GDPR access "
+                                                             "or erasure request), on any source")
+    exp.add_argument("--case", metavar="REF", help="the mentions of one case")
+    exp.add_argument("--source", help="one source (x, facebook, forum, ...)")
+    exp.add_argument("--evidence", action="store_true",
+                     help="only threats/abuse and cases with an evidence hold; adds sha256 of the text")
+    exp.set_defaults(func=cmd_export_mentions)
     check = sub.add_parser("check", help="validate config, database and credentials")
     check.add_argument("--config", help="app.yaml path")
     check.set_defaults(func=cmd_check)

@@ -9,8 +9,9 @@ Formats (chosen from the extension: ``.jsonl``/``.ndjson`` and ``.csv``/``.tsv``
 
 - **JSON Lines**: one mention per line in the mention schema (docs/CONFIGURATION.md).
 - **CSV**: a header row, then one mention per row; UTF-8 (a BOM is fine), separated by ``,`` ``;``
-  tab or ``|`` (detected). Columns are matched to fields case-insensitively (spaces and dashes count
-  as ``_``), by our own name first, then by the aliases below; ``--map field=column`` overrides.
+  tab or ``|`` (detected). Columns are matched to fields case-insensitively (spaces, dots and dashes
+  count as ``_``, so ``author.handle`` from `webcare export mentions` is read back), by our own name
+  first, then by the aliases below; ``--map field=column`` overrides.
 
   =================  ===============================================================
   field              column names (our own name first, then aliases)
@@ -251,6 +252,9 @@ def _jsonl_rows(path: Path, source: str | None, tz: ZoneInfo) -> Iterator[Row]:
             if not isinstance(data, dict):
                 yield Row(number, errors=("expected a JSON object (one mention per line)",))
                 continue
+            if data.get("text") is None and data.get("deleted_at"):  # from `webcare export mentions`
+                yield Row(number, errors=("deleted at the source and its text not kept: not imported",))
+                continue
             if source and not data.get("source"):
                 data["source"] = source
             if isinstance(data.get("created_at"), str):
@@ -286,7 +290,7 @@ def _delimiter(path: Path) -> str:
 
 
 def _norm(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+    return re.sub(r"[\s.\-]+", "_", name.strip().lower())
 
 
 def _columns(header: list[str], mapping: dict[str, str], source: str | None) -> dict[str, int]:

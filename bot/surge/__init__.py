@@ -1,0 +1,1 @@
+"""Surges: storms of mentions on one post or topic, told apart and kept workable."""
