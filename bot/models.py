@@ -403,7 +403,7 @@ class Promise(Base):
 
     __tablename__ = "promises"
     __table_args__ = (
-        Index(None, "case_id", "state"), Index(None, "state", "due_at"), Index(None, "settled_at"),
+        Index(None, "case_id", "state"), Index(None, "state", "due_at"), Index(None, "state", "settled_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

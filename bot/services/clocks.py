@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kinds import MESSAGE, NOTE, post_lane
-from bot.models import Approval, Case, Clock, ClockKind, ExpertRequest
-from bot.outbox import enqueue
-from bot.services import audit
-from bot.services.cardwork import refresh_card
+from bot.kinds import CARD_UPDATE, MESSAGE, NOTE, UPDATE_LANE, post_lane
+from bot.models import Approval, Case, CaseEvent, Clock, ClockKind, ExpertRequest
+from bot.outbox import enqueue_many, outbox_row, pending_cases
 from bot.settings import AppConfig
 from bot.team import Role, Team
 
@@ -130,7 +128,12 @@ async def own_if_unowned(session: AsyncSession, case: Case, actor: str) -> None:
 
 @dataclass
 class Sweeper:
-    """Takes the due rungs of every ladder (one call = one batch, in the caller's transaction)."""
+    """Takes the due rungs of every ladder (one call = one batch, in the caller's transaction).
+
+    A batch costs a fixed number of statements whatever its size: one claim, one read of the cases,
+    one of the expert questions, one check for pending card updates, one insert of outbox rows, one of
+    audit events, and the clocks' own updates.
+    """
 
     cfg: AppConfig
     team: Team
@@ -139,45 +142,62 @@ class Sweeper:
 
     async def sweep(self, session: AsyncSession, *, now: datetime) -> int:
         """Take every rung due by `now` (at most `batch` clocks); return how many were taken."""
-        clocks = list(await session.scalars(
-            select(Clock).where(Clock.next_at.is_not(None), Clock.next_at <= now)
-            .order_by(Clock.next_at).limit(self.batch).with_for_update(skip_locked=True)))
-        taken = 0
-        for clock in clocks:
-            case = await session.get(Case, clock.case_id)
-            if case is None:
-                clock.next_at = None
-                continue
-            if (case.snoozed_until is not None and case.snoozed_until > now
-                    and clock.kind != ClockKind.APPROVAL):
-                clock.next_at = case.snoozed_until  # snoozed: the ladder waits, nothing is skipped
-                continue
-            rungs = ladder(clock.kind, self.cfg)
-            if clock.step < len(rungs):
-                await self._take(session, clock, case, rungs[clock.step], now=now)
-                taken += 1
-            clock.step += 1
-            clock.step, clock.next_at = _next_rung(clock, rungs, self.timeline)
+        with session.no_autoflush:
+            clocks = list(await session.scalars(
+                select(Clock).where(Clock.next_at.is_not(None), Clock.next_at <= now)
+                .order_by(Clock.next_at).limit(self.batch).with_for_update(skip_locked=True)))
+            if not clocks:
+                return 0
+            case_ids = sorted({c.case_id for c in clocks})
+            cases = {c.id: c for c in await session.scalars(select(Case).where(Case.id.in_(case_ids)))}
+            expert_ids = [c.subject_id for c in clocks if c.kind == ClockKind.EXPERT and c.subject_id]
+            experts = {r.id: list(r.experts) for r in await session.scalars(
+                select(ExpertRequest).where(ExpertRequest.id.in_(expert_ids)))} if expert_ids else {}
+            updated = await pending_cases(session, case_ids=case_ids, kind=CARD_UPDATE)
+            rows: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+            taken = 0
+            for clock in clocks:
+                case = cases.get(clock.case_id)
+                if case is None:
+                    clock.next_at = None
+                    continue
+                if (case.snoozed_until is not None and case.snoozed_until > now
+                        and clock.kind != ClockKind.APPROVAL):
+                    clock.next_at = case.snoozed_until  # snoozed: the ladder waits, nothing is skipped
+                    continue
+                rungs = ladder(clock.kind, self.cfg)
+                if clock.step < len(rungs):
+                    people = self._audience(clock, rungs[clock.step].audience, experts)
+                    self._take(rows, events, clock, case, rungs[clock.step], people, now=now)
+                    if case.id not in updated:  # the card shows what is late (one update per case)
+                        updated.add(case.id)
+                        rows.append(outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=case.id, now=now))
+                    taken += 1
+                clock.step += 1
+                clock.step, clock.next_at = _next_rung(clock, rungs, self.timeline)
+            await enqueue_many(session, rows)
+            if events:
+                await session.execute(insert(CaseEvent), events)
         return taken
 
-    async def _take(
-        self, session: AsyncSession, clock: Clock, case: Case, rung: Rung, *, now: datetime
-    ) -> None:
-        people = await self._audience(session, clock, rung.audience)
+    @staticmethod
+    def _take(rows: list[dict[str, Any]], events: list[dict[str, Any]], clock: Clock, case: Case, rung: Rung,
+              people: list[str], *, now: datetime) -> None:
         params: dict[str, Any] = {"due": clock.due_at.isoformat(), "kind": clock.kind}
         if clock.owner:
             params["owner"] = clock.owner
         for person in people:
-            enqueue(session, kind=MESSAGE, lane=post_lane(person), case_id=case.id, now=now,
-                    payload={"to": person, "event": rung.event, "params": params, "clock_id": clock.id})
+            rows.append(outbox_row(kind=MESSAGE, lane=post_lane(person), case_id=case.id, now=now, payload={
+                "to": person, "event": rung.event, "params": params, "clock_id": clock.id}))
         if case.card_channel:
-            enqueue(session, kind=NOTE, lane=post_lane(case.card_channel), case_id=case.id, now=now,
-                    payload={"event": rung.event, "params": {**params, "people": " ".join(people)}})
-        audit.record(session, case_id=case.id, actor="system", action=f"clock.{rung.event}", at=now,
-                     clock_id=clock.id, to=people)
-        await refresh_card(session, case, now=now)  # the card shows what is late
+            note = {"event": rung.event, "params": {**params, "people": " ".join(people)}}
+            rows.append(outbox_row(kind=NOTE, lane=post_lane(case.card_channel), case_id=case.id, now=now,
+                                   payload=note))
+        events.append({"case_id": case.id, "actor": "system", "action": f"clock.{rung.event}", "at": now,
+                       "detail": {"clock_id": clock.id, "to": people}})
 
-    async def _audience(self, session: AsyncSession, clock: Clock, audience: str) -> list[str]:
+    def _audience(self, clock: Clock, audience: str, experts: dict[int, list[str]]) -> list[str]:
         team = self.team
         if audience == "owner":
             return [clock.owner] if clock.owner else []
@@ -188,8 +208,7 @@ class Sweeper:
         if audience == "backups":
             return team.members(Role.BACKUP_SPOKESPERSON) or team.members(Role.MANAGER)
         if audience == "experts" and clock.subject_id is not None:
-            request = await session.get(ExpertRequest, clock.subject_id)
-            return list(request.experts) if request is not None else []
+            return experts.get(clock.subject_id, [])
         return []
 
 

@@ -81,7 +81,7 @@ async def mine(session: AsyncSession, *, user: str) -> Mine:
                               card_ts=case.card_ts))
     rows = await session.execute(
         select(Promise, Case.card_channel, Case.card_ts).join(Case, Case.id == Promise.case_id)
-        .where(Promise.state == PromiseState.OPEN.value, Case.owner == user)
+        .where(Promise.state == PromiseState.OPEN.value, Case.owner == user)  # also on answered cases
         .order_by(Promise.due_at).limit(LIMIT))
     promises = tuple(PromiseLine(what=p.what, due=p.due_at, card_channel=ch, card_ts=ts) for p, ch, ts in rows)
     return Mine(cases=tuple(lines), promises=promises, total_cases=total or 0)
@@ -117,8 +117,10 @@ async def stats(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> Stats:
         Promise.state == PromiseState.OPEN.value))
     late = await session.scalar(select(func.count()).select_from(Clock).where(
         Clock.stopped_at.is_(None), Clock.due_at < now))
-    settled = dict(list(await session.execute(
-        select(Promise.state, func.count()).where(Promise.settled_at >= start).group_by(Promise.state))))
+    settled_states = [PromiseState.KEPT.value, PromiseState.BROKEN.value, PromiseState.CANCELLED.value]
+    settled = dict(list(await session.execute(  # index (state, settled_at): today's only, not every promise
+        select(Promise.state, func.count())
+        .where(Promise.state.in_(settled_states), Promise.settled_at >= start).group_by(Promise.state))))
     kept_late = await session.scalar(select(func.count()).select_from(Promise).where(
         Promise.settled_at >= start, Promise.state == PromiseState.KEPT.value,
         Promise.settled_at > Promise.due_at))

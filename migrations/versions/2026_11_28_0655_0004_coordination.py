@@ -114,7 +114,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('promises', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_promises_case_id_state'), ['case_id', 'state'], unique=False)
-        batch_op.create_index(batch_op.f('ix_promises_settled_at'), ['settled_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_promises_state_settled_at'), ['state', 'settled_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_promises_state_due_at'), ['state', 'due_at'], unique=False)
 
     op.create_table('auto_acks',
@@ -157,7 +157,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('promises', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_promises_state_due_at'))
-        batch_op.drop_index(batch_op.f('ix_promises_settled_at'))
+        batch_op.drop_index(batch_op.f('ix_promises_state_settled_at'))
         batch_op.drop_index(batch_op.f('ix_promises_case_id_state'))
 
     op.drop_table('promises')
