@@ -26,7 +26,7 @@ from bot.triage.lexicon import Class, LexiconError, Matcher, check, compile_clas
 from bot.triage.model import Classification, Intent
 from bot.triage.normalise import Normaliser, fold
 
-CODE_VERSION = "3"
+CODE_VERSION = "4"
 """The version of the rules in code; each data file carries its own."""
 
 _THREAT, _MISINFORMATION, _COMPLAINT = Intent.THREAT, Intent.MISINFORMATION, Intent.COMPLAINT
@@ -95,6 +95,19 @@ _CONTEXT_SECTIONS = (
     ("conditional", "t.cond"),
     ("visit", "t.visit"),
 )
+_COMPOSE_MAIN = (("acts", "c.act"), ("approach", "c.appr"))
+"""Compositional parts matched in every text: without one of them the cues are never looked for."""
+_COMPOSE_CONTEXT = (
+    ("intent", "c.intent"),
+    ("incite", "c.incite"),
+    ("hypothetical", "c.hyp"),
+    ("time", "c.time"),
+    ("where", "c.where"),
+    ("warn", "c.warn"),
+    ("group", "c.group"),
+    ("menace", "c.menace"),
+    ("not", "c.not"),
+)
 _INTENT_SECTIONS = (
     (("question", "rhetorical"), "q.rhet"),
     (("question", "phrases"), "q.phrase"),
@@ -155,6 +168,13 @@ class RuleClassifier:
         self._threat_context = context = Matcher()
         for section, category in _CONTEXT_SECTIONS:
             for entry in _listed(threat, section):
+                context.add(category, entry, None, classes)
+        compose = threat.get("compose") or {}
+        for section, category in _COMPOSE_MAIN:
+            for entry in _listed(compose, section) if section in compose else ():
+                self._matcher.add(category, entry, None, classes)
+        for section, category in _COMPOSE_CONTEXT:
+            for entry in _listed(compose, section) if section in compose else ():
                 context.add(category, entry, None, classes)
         self._threat_window = int(threat.get("window", 6))
         for keys, category in _INTENT_SECTIONS:
@@ -257,7 +277,14 @@ class RuleClassifier:
         # praise in words ("the bomb", "lekker"), not the emoji themselves, makes 🔥 and 💣 compliments
         praise = sentiment > 0.15 and any(h[3] >= 0.3 and h[2].isascii() for h in hits.get("s.word") or ())
         threat_ev, abuse_ev = threat_rules.detect(
-            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en", text=text
+            toks,
+            hits,
+            self._threat_context,
+            self._threat_window,
+            praise,
+            english=language == "en",
+            text=text,
+            sentiment=sentiment,
         )
         intent, intent_ev = intent_rules.decide(
             toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, text

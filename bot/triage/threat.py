@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from bot.triage.lexicon import Hit, Matcher
 
 SENTENCE_END = frozenset({".", "?", "!"})
-_ANY = frozenset({"t.strong", "t.veiled", "t.weak", "t.weapon", "t.fire", "t.harm", "t.abuse"})
+_ANY = frozenset(
+    {"t.strong", "t.veiled", "t.weak", "t.weapon", "t.fire", "t.harm", "t.abuse", "c.act", "c.appr"}
+)
 """Without a match in one of these, there is nothing to detect."""
 _SUBJECTS = frozenset({"you", "u", "ya", "they", "he", "she", "we", "i"})
 _PRONOUNS = frozenset(
@@ -53,6 +55,23 @@ EVIDENCE = 6
 """At most this many entries of each kind of evidence (a long text can repeat a threat many times)."""
 REACH = 12
 """How far (in words) a condition or a wish reaches forward for a harm word."""
+COMPOSE_TARGET = 10
+"""How far (in words, either side, across sentences) a composed act looks for its target."""
+COMPOSE_CUE = 20
+"""How far (in words, either side) a composed act or approach looks for its cues."""
+_CUES = (
+    ("c.intent", "intent"),
+    ("c.incite", "incitement"),
+    ("t.someone", "incitement"),
+    ("c.hyp", "hypothetical"),
+    ("t.cond", "conditional"),
+    ("c.time", "time"),
+    ("c.where", "place"),
+    ("c.warn", "warning"),
+    ("c.group", "group"),
+)
+"""The kinds of cue that turn an act into a threat; an approach needs menace or two different kinds."""
+_MENACE = ("c.menace", "c.group", "c.warn")
 
 
 def _live(hits: Sequence[Hit], masks: Sequence[Hit]) -> list[Hit]:
@@ -96,6 +115,7 @@ def detect(
     praise: bool,
     english: bool,
     text: str = "",
+    sentiment: float = 0.0,
 ) -> tuple[list[str], list[str]]:
     """Return (threat evidence, abuse evidence); each entry names the rule and the words.
 
@@ -114,8 +134,12 @@ def detect(
     abuse = list(dict.fromkeys(f"abuse: {h[2]}" for h in _live(hits.get("t.abuse", ()), masks)))[:EVIDENCE]
     evidence = [f"threat: {h[2]}" for h in strong] + [f"veiled threat: {h[2]}" for h in veiled]
     found: Mapping[str, list[Hit]] | None = None
-    if weak or weapons or fire or harm or "t.someone" in hits:
+    acts = _live(hits.get("c.act", ()), masks)
+    approaches = hits.get("c.appr", ()) if sentiment <= 0 else ()
+    if weak or weapons or fire or harm or "t.someone" in hits or acts or approaches:
         found = context.scan(toks)
+        if (acts or approaches) and not praise:
+            evidence += _composed(toks, {**hits, **found}, acts, approaches, weapons, english)
         evidence += _in_context(
             toks,
             {**hits, **found},
@@ -181,4 +205,62 @@ def _in_context(
                 if found is not None:
                     evidence.append(f"{name}: {cue[2]} … {found[2]}")
                     break
+    return evidence
+
+
+def _composed(
+    toks: list[str],
+    hits: Mapping[str, Sequence[Hit]],
+    acts: Sequence[Hit],
+    approaches: Sequence[Hit],
+    weapons: Sequence[Hit],
+    english: bool,
+) -> list[str]:
+    """Threats built from parts: (a cue) + (a harm act, or an approach with menace) + (a target).
+
+    The act must have a target within COMPOSE_TARGET words; the cues are looked for within COMPOSE_CUE
+    words of the act. An approach ("ik kom langs", "waiting outside") is only a threat with menace (a
+    group, a warning, a menace phrase, a weapon) or with two different kinds of cue, and never next to
+    a harmless reason for the visit ("ophalen", "opening", "demonstreren")."""
+    targets = sorted(hits.get("t.target", ()))
+    if not targets:
+        return []
+    starts = [t[0] for t in targets]
+    evidence: list[str] = []
+
+    def cues(hit: Hit) -> dict[str, Hit]:
+        kinds: dict[str, Hit] = {}
+        for cat, kind in _CUES:
+            for cue in hits.get(cat, ()):
+                near = abs(cue[0] - hit[0]) <= COMPOSE_CUE and not hit[0] <= cue[0] < hit[1]
+                if near and kind not in kinds:
+                    kinds[kind] = cue
+        return kinds
+
+    for act in acts:
+        target = _near(act, targets, starts, COMPOSE_TARGET, english)
+        if target is None:
+            continue
+        kinds = cues(act)
+        if kinds:
+            kind, cue = next(iter(kinds.items()))
+            evidence.append(f"composed: {kind} {cue[2]} + act {act[2]} + target {target[2]}")
+            break
+    if evidence or not approaches or "c.not" in hits:
+        return evidence
+    for appr in approaches:
+        target = _near(appr, targets, starts, COMPOSE_TARGET, english)
+        if target is None:
+            continue
+        kinds = cues(appr)
+        menace = next((h for cat in _MENACE for h in hits.get(cat, ())), None) or (
+            weapons[0] if weapons else None
+        )
+        if menace is not None and kinds:
+            evidence.append(f"composed: approach {appr[2]} + menace {menace[2]} + target {target[2]}")
+            break
+        if len(kinds) >= 2:
+            shown = " + ".join(f"{k} {c[2]}" for k, c in list(kinds.items())[:3])
+            evidence.append(f"composed: approach {appr[2]} + {shown} + target {target[2]}")
+            break
     return evidence

@@ -1,0 +1,80 @@
+"""Compositional threats: cue + harm act (or approach with menace) + target, with the parts as evidence.
+
+The messages here are written for these tests; none is taken from a labelled set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.triage.model import Intent
+from bot.triage.rules import RuleClassifier
+
+
+@pytest.fixture(scope="module")
+def clf() -> RuleClassifier:
+    return RuleClassifier()
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        # speaker intent + act + staff
+        ("Als de bezorger morgen weer niet komt ga ik klappen uitdelen aan die gast", ("klappen", "bezorger")),
+        # passive "koppen rollen" with a speaker and a target
+        ("Bij dat distributiecentrum gaan koppen rollen en ik ga daarvoor zorgen", ("koppen rollen",)),
+        # "te pakken krijgen" + staff + warning
+        ("Reken maar dat ik die filiaalmanager een keer te pakken krijg", ("te pakken",)),
+        # incitement + act + place
+        ("Iemand moet eens wat bakstenen door de etalage van die winkel gooien", ("bakstenen",)),
+        # English: intent + harm + target
+        ("if you don't refund me I will make sure somebody at your office gets hurt", ("hurt",)),
+        # hypothetical + act + place
+        ("stel dat jullie magazijn vannacht in brand staat, wie gaat dat betalen hè", ("in brand",)),
+    ],
+)
+def test_composed_act_threats(clf: RuleClassifier, text: str, parts: tuple[str, ...]) -> None:
+    result = clf.classify(text)
+    assert result.threat, result.threat_evidence
+    assert result.intent is Intent.THREAT
+    shown = " ".join(result.threat_evidence)
+    assert all(p in shown for p in parts), result.threat_evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "zaterdag komen we met de jongens bij jullie vestiging in Zwolle, allemaal",  # approach + group + time
+        "we know where your Bristol warehouse is. see you tonight, all of you",  # place + time + menace
+        "Ik wacht vrijdagavond buiten op die chauffeur van jullie, reken maar",  # waiting + time + warning
+    ],
+)
+def test_composed_approach_threats(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert result.threat, result.threat_evidence
+    assert any("composed" in e or "threat" in e for e in result.threat_evidence)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "morgen kom ik langs in de winkel om mijn geld terug te halen, ben het zat",  # a visit with a reason
+        "ik ga vanavond naar jullie winkel om te ruilen",
+        "we komen zaterdag met z'n allen demonstreren bij jullie hoofdkantoor",  # a protest
+        "we komen morgen met de hele familie naar de opening, zin in!",  # a happy visit
+        "Na dit gedoe gaan er bij jullie vast koppen rollen",  # people will be fired: no speaker, no cue
+        "I'm gonna regret ordering from you lot again",  # regret of one's own
+        "my back hurts from carrying your heavy boxes, tomorrow I'll complain",
+        "I'll be waiting for your reply tomorrow, thanks",  # waiting for an answer
+    ],
+)
+def test_composed_parts_alone_are_no_threat(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert not result.threat, result.threat_evidence
+
+
+def test_composed_evidence_names_cue_act_and_target(clf: RuleClassifier) -> None:
+    result = clf.classify("Iemand zou die winkel van jullie eens met benzine moeten bezoeken")
+    assert result.threat
+    ev = next(e for e in result.threat_evidence if e.startswith("composed"))
+    assert "incitement" in ev and "benzine" in ev and "target" in ev
