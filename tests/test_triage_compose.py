@@ -78,3 +78,64 @@ def test_composed_evidence_names_cue_act_and_target(clf: RuleClassifier) -> None
     assert result.threat
     ev = next(e for e in result.threat_evidence if e.startswith("composed"))
     assert "incitement" in ev and "benzine" in ev and "target" in ev
+
+
+# --- abuse, claims and replies between users ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jullie zijn gewoon parasieten",  # dehumanising noun + "jullie"
+        "the cashiers there are vultures, always upselling",  # staff + dehumanising noun
+        "rot op met jullie campagne",  # a directed curse
+        "Stelletje luizen zijn jullie",
+    ],
+)
+def test_insults_aimed_at_people_are_abuse(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert result.intent is Intent.THREAT and not result.threat, result.intent_evidence
+    assert result.intent_evidence[0] == "rule: abuse"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik ben geen idioot, ik weet wat ik besteld heb",  # denied
+        "ik voel me een sukkel dat ik dit geloofde",  # said of oneself
+        "I'm such an idiot, wrong address again",
+        "Hebben jullie de rookworst ook zonder varkensvlees?",  # no insult inside a compound
+    ],
+)
+def test_insult_words_not_aimed_at_anyone_are_no_abuse(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).intent is not Intent.THREAT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "they sell your shopping data to insurers",
+        "De directie geeft de winst aan de aandeelhouders en het personeel krijgt niks",
+        "jullie verkopen al onze adressen aan reclamebureaus",
+    ],
+)
+def test_claims_about_us_as_fact_are_misinformation(clf: RuleClassifier, text: str) -> None:
+    result = clf.classify(text)
+    assert result.intent is Intent.MISINFORMATION, result.intent_evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik heb gemerkt dat jullie mijn gegevens verkopen?",  # asked
+        "jullie geven geen geld terug, schandalig",  # money back: a complaint
+        "Do you sell gift cards for the Ghent stores?",
+    ],
+)
+def test_claim_parts_in_questions_and_complaints_are_no_misinformation(clf: RuleClassifier, text: str) -> None:
+    assert clf.classify(text).intent is not Intent.MISINFORMATION
+
+
+def test_a_reply_between_users_is_other(clf: RuleClassifier) -> None:
+    assert clf.classify("@pieter_j hahaha nee joh, die was van mijn zus").intent is Intent.OTHER
+    assert clf.classify("@webcare mijn pakket is nog niet binnen").intent is Intent.COMPLAINT

@@ -95,7 +95,7 @@ _CONTEXT_SECTIONS = (
     ("conditional", "t.cond"),
     ("visit", "t.visit"),
 )
-_COMPOSE_MAIN = (("acts", "c.act"), ("approach", "c.appr"))
+_COMPOSE_MAIN = (("acts", "c.act"), ("approach", "c.appr"), ("insults", "a.noun"), ("curses", "a.curse"))
 """Compositional parts matched in every text: without one of them the cues are never looked for."""
 _COMPOSE_CONTEXT = (
     ("intent", "c.intent"),
@@ -115,6 +115,7 @@ _INTENT_SECTIONS = (
     (("misinformation", "claims"), "m.claim"),
     (("misinformation", "changes"), "m.change"),
     (("misinformation", "verify"), "m.verify"),
+    (("misinformation", "compose"), "m.compose"),
     (("misinformation", "pass_on"), "m.pass"),
     (("complaint",), "complaint"),
     (("suggestion",), "suggestion"),
@@ -177,9 +178,10 @@ class RuleClassifier:
             for entry in _listed(compose, section) if section in compose else ():
                 context.add(category, entry, None, classes)
         self._threat_window = int(threat.get("window", 6))
+        intent_classes = compile_classes(intent.get("classes"))
         for keys, category in _INTENT_SECTIONS:
             for entry in _listed(intent, *keys):
-                matcher.add(category, entry, None, {})
+                matcher.add(category, entry, None, intent_classes)
         self._question_words = self._question(intent)
         self._topic_names: dict[str, str] = {}
         for name, entries in (data["topics"].get("topics") or {}).items():

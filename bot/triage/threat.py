@@ -10,7 +10,8 @@ from bot.triage.lexicon import Hit, Matcher
 
 SENTENCE_END = frozenset({".", "?", "!"})
 _ANY = frozenset(
-    {"t.strong", "t.veiled", "t.weak", "t.weapon", "t.fire", "t.harm", "t.abuse", "c.act", "c.appr"}
+    {"t.strong", "t.veiled", "t.weak", "t.weapon", "t.fire", "t.harm", "t.abuse"}
+    | {"c.act", "c.appr", "a.noun", "a.curse"}
 )
 """Without a match in one of these, there is nothing to detect."""
 _SUBJECTS = frozenset({"you", "u", "ya", "they", "he", "she", "we", "i"})
@@ -72,6 +73,17 @@ _CUES = (
 )
 """The kinds of cue that turn an act into a threat; an approach needs menace or two different kinds."""
 _MENACE = ("c.menace", "c.group", "c.warn")
+_NOT_PEOPLE = frozenset(
+    ["your", "jouw", "uw", "ur", "je", "u", "ya", "huis", "house", "home", "thuis", "tent", "tentje", "zaak",
+     "zaakje", "place", "store", "stores", "shop", "shops", "winkel", "winkels", "winkeltje", "filiaal",
+     "filialen", "office", "offices", "kantoor", "gebouw", "pand", "building", "warehouse", "magazijn", "depot"]
+)
+"""Targets that are no addressee of an insult: possessives ("your app is ...") and places."""
+_GROUPS = frozenset(["stelletje", "bende", "bunch", "lot", "stel", "troep", "clubje", "bande", "banda"])
+"""Collective words that aim an insult at people ("stelletje ...", "bunch of ...")."""
+_NEGATORS = frozenset(["geen", "niet", "not", "no", "nie", "ni", "never", "nooit"])
+INSULT_REACH = 6
+"""How far (in words, either side) an insult noun looks for the people it is aimed at."""
 
 
 def _live(hits: Sequence[Hit], masks: Sequence[Hit]) -> list[Hit]:
@@ -131,7 +143,15 @@ def detect(
     weapons = _live(hits.get("t.weapon", ()), masks) if not praise else []  # "the bomb 💣" is praise
     fire = hits.get("t.fire", ()) if not praise else ()
     harm = _live(hits.get("t.harm", ()), masks)
-    abuse = list(dict.fromkeys(f"abuse: {h[2]}" for h in _live(hits.get("t.abuse", ()), masks)))[:EVIDENCE]
+    abuse = list(
+        dict.fromkeys(
+            f"abuse: {h[2]}"
+            for h in _live(hits.get("t.abuse", ()), masks)
+            if h[1] - h[0] > 1 or not _self_or_denied(toks, h[0])
+        )
+    )[:EVIDENCE]
+    if not abuse and ("a.noun" in hits or "a.curse" in hits):
+        abuse = _aimed_abuse(toks, hits, context)
     evidence = [f"threat: {h[2]}" for h in strong] + [f"veiled threat: {h[2]}" for h in veiled]
     found: Mapping[str, list[Hit]] | None = None
     acts = _live(hits.get("c.act", ()), masks)
@@ -264,3 +284,37 @@ def _composed(
             evidence.append(f"composed: approach {appr[2]} + {shown} + target {target[2]}")
             break
     return evidence
+
+
+def _aimed_abuse(toks: list[str], hits: Mapping[str, list[Hit]], context: Matcher) -> list[str]:
+    """Abuse from parts: a directed curse ("rot op", "fuck you"), or an insult noun within INSULT_REACH
+    words of the people it is aimed at (a target that is no possessive or place, or "stelletje",
+    "bunch of"), and no negation right before the noun ("ik ben geen idioot")."""
+    curses = hits.get("a.curse")
+    if curses:
+        return [f"abuse (directed curse): {curses[0][2]}"]
+    targets = [t for t in context.scan(toks).get("t.target", ()) if t[2] not in _NOT_PEOPLE]
+    for noun in hits.get("a.noun", ()):
+        if _self_or_denied(toks, noun[0]):
+            continue
+        i = noun[0]
+        lo, hi = max(0, i - INSULT_REACH), noun[1] + INSULT_REACH
+        group = next((t for t in toks[lo:i] if t in _GROUPS), None)
+        person = next((t[2] for t in targets if lo <= t[0] < hi and not i <= t[0] < noun[1]), group)
+        if person is not None:
+            return [f"abuse (insult aimed at people): {noun[2]} + {person}"]
+    return []
+
+
+_SELF = frozenset(["ik", "i", "i'm", "im", "'k", "me", "mij", "myself", "mezelf"])
+
+
+def _self_or_denied(toks: Sequence[str], i: int) -> bool:
+    """Whether the insult word at `i` is denied ("geen idioot", "not an idiot") or said of oneself ("ik
+    ben een sukkel", "voel me een idioot", "I feel like an idiot"): three words back at most."""
+    before = toks[max(0, i - 3) : i]
+    if before and before[-1] in _NEGATORS:
+        return True
+    if len(before) >= 2 and before[-2] in _NEGATORS and before[-1] in ("een", "a", "an", "zo'n", "such"):
+        return True
+    return not _SELF.isdisjoint(before)
