@@ -139,3 +139,32 @@ def test_claim_parts_in_questions_and_complaints_are_no_misinformation(clf: Rule
 def test_a_reply_between_users_is_other(clf: RuleClassifier) -> None:
     assert clf.classify("@pieter_j hahaha nee joh, die was van mijn zus").intent is Intent.OTHER
     assert clf.classify("@webcare mijn pakket is nog niet binnen").intent is Intent.COMPLAINT
+
+
+# --- the naive Bayes tie-breaker -----------------------------------------------------------------
+
+
+def test_tie_breaker_only_where_the_rules_are_silent(clf: RuleClassifier) -> None:
+    assert "bayes/" in clf.version
+    plain = RuleClassifier(bayes=False)
+    assert "bayes/" not in plain.version
+    text = "Die nieuwe verpakking van de stroopwafels dus"  # no cue for any rule
+    silent = plain.classify(text)
+    assert silent.intent_evidence[0].startswith(("rule: other (no cue)", "rule: complaint ("))
+    broken = clf.classify(text)
+    assert broken.intent_evidence[0].startswith("tie-breaker: ")
+    assert broken.intent_evidence[-1].startswith("(rules: ")
+    # a rule with a cue is never overruled
+    assert clf.classify("Hoe laat gaan jullie open?").intent_evidence == plain.classify(
+        "Hoe laat gaan jullie open?"
+    ).intent_evidence
+
+
+def test_tie_breaker_never_says_threat(clf: RuleClassifier) -> None:
+    from bot.triage.bayes import NaiveBayes
+
+    model = NaiveBayes.load()
+    assert model is not None and "threat" in model.classes
+    for text in ("jullie hele bedrijf", "die mensen daar", "you lot again"):
+        result = clf.classify(text)
+        assert result.intent is not Intent.THREAT or result.intent_evidence[0].startswith("rule:")

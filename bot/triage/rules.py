@@ -18,6 +18,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from bot.triage import bayes as bayes_model
 from bot.triage import intent as intent_rules
 from bot.triage import sentiment as sentiment_rules
 from bot.triage import threat as threat_rules
@@ -32,6 +33,10 @@ CODE_VERSION = "4"
 _THREAT, _MISINFORMATION, _COMPLAINT = Intent.THREAT, Intent.MISINFORMATION, Intent.COMPLAINT
 _QUESTION, _OTHER = Intent.QUESTION, Intent.OTHER
 _SENTENCE_END = frozenset({".", "?", "!"})
+_SILENT = ("rule: other (no cue)", "rule: complaint (addressed to us", "rule: complaint (about an order")
+"""The intent rules' fallbacks without any cue: there the naive Bayes tie-breaker decides."""
+_TIE_CLASSES = tuple(i.value for i in Intent if i is not Intent.THREAT)
+"""The tie-breaker never calls anything a threat or abuse: that takes a rule."""
 _FIELDS = frozenset(f.name for f in fields(Classification))
 _BUILT = frozenset(
     {
@@ -148,6 +153,7 @@ class RuleClassifier:
         *,
         extra: Mapping[str, Mapping[str, Any]] | None = None,
         lexicon_dir: Path | None = None,
+        bayes: bool = True,
     ) -> None:
         data = load(lexicon_dir)
         if topics:
@@ -158,6 +164,9 @@ class RuleClassifier:
         parts = [f"rules/{CODE_VERSION}"] + [f"{name}/{content['version']}" for name, content in data.items()]
         if topics or extra:
             parts.append(f"org/{digest({'topics': topics or {}, 'extra': extra or {}})}")
+        self._bayes = bayes_model.NaiveBayes.load() if bayes else None
+        if self._bayes is not None:
+            parts.append(f"bayes/{self._bayes.version}")
         self.version = ";".join(parts)
 
         sentiment, threat, intent = data["sentiment"], data["threat"], data["intent"]
@@ -264,6 +273,10 @@ class RuleClassifier:
 
     # --- classification ------------------------------------------------------------------------
 
+    def tokens(self, text: str) -> list[str]:
+        """The matching tokens of a text (what the lexicons and the tie-breaker see)."""
+        return self._norm.tokens(text or "")
+
     def classify(self, text: str, *, lang_hint: str | None = None) -> Classification:
         """Label one text; every label carries the words that caused it."""
         text = text or ""
@@ -291,6 +304,11 @@ class RuleClassifier:
         intent, intent_ev = intent_rules.decide(
             toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, text
         )
+        if self._bayes is not None and intent_ev and intent_ev[0].startswith(_SILENT):
+            # the rules found no cue: the word statistics of the development sets break the tie
+            label, words = self._bayes.predict(toks, _TIE_CLASSES)
+            intent = Intent(label)
+            intent_ev = [f"tie-breaker: {label} (word statistics)", *words, f"(rules: {intent_ev[0][6:]})"]
 
         if intent is _THREAT and sentiment > -0.6:
             sentiment, sentiment_ev = -0.6, ["threat or abuse", *sentiment_ev]
