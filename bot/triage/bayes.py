@@ -47,6 +47,11 @@ class NaiveBayes:
             self._unseen[k] = math.log(ALPHA / denominator)
             self._weights[k] = {f: math.log((n + ALPHA) / denominator) for f, n in counts[k].items()}
         self.vocabulary = frozenset(vocab)
+        # per feature, its weight in every class (in `classes` order), unseen ones filled in
+        self._vectors = {
+            f: tuple(self._weights[k].get(f, self._unseen[k]) for k in self.classes) for f in vocab
+        }
+        self._index = {k: i for i, k in enumerate(self.classes)}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> NaiveBayes | None:
@@ -55,22 +60,20 @@ class NaiveBayes:
             return None
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
-    def predict(self, toks: Sequence[str], allowed: Iterable[str]) -> tuple[str, list[str]]:
+    def predict(self, toks: Sequence[str], allowed: Sequence[str]) -> tuple[str, list[str]]:
         """The most likely of the `allowed` classes and the (at most three) words that favoured it most."""
-        found = [f for f in features(toks) if f in self.vocabulary]
-        scores: dict[str, float] = {}
-        for k in allowed:
-            w, unseen = self._weights[k], self._unseen[k]
-            scores[k] = self._prior[k] + sum(w.get(f, unseen) for f in found)
-        best = max(scores, key=scores.__getitem__)
-        others = [k for k in scores if k != best]
-
-        def lift(f: str) -> float:
-            mine = self._weights[best].get(f, self._unseen[best])
-            return mine - max((self._weights[k].get(f, self._unseen[k]) for k in others), default=mine)
-
-        top = sorted((f for f in found if lift(f) > 0), key=lift, reverse=True)[:3]
-        return best, top
+        vectors = self._vectors
+        found = [(f, vectors[f]) for f in features(toks) if f in vectors]
+        columns = [self._index[k] for k in allowed]
+        scores = {i: self._prior[self.classes[i]] for i in columns}
+        for _, vec in found:
+            for i in columns:
+                scores[i] += vec[i]
+        best = max(columns, key=scores.__getitem__)
+        others = [i for i in columns if i != best]
+        lifts = [(vec[best] - max(vec[i] for i in others), f) for f, vec in found] if others else []
+        top = [f for lift, f in sorted(lifts, reverse=True)[:3] if lift > 0]
+        return self.classes[best], top
 
 
 def train(rows: Iterable[dict[str, object]], tokens: Callable[[str], list[str]]) -> dict[str, object]:

@@ -150,19 +150,18 @@ def detect(
             if h[1] - h[0] > 1 or not _self_or_denied(toks, h[0])
         )
     )[:EVIDENCE]
-    if not abuse and ("a.noun" in hits or "a.curse" in hits):
-        abuse = _aimed_abuse(toks, hits, context)
     evidence = [f"threat: {h[2]}" for h in strong] + [f"veiled threat: {h[2]}" for h in veiled]
     found: Mapping[str, list[Hit]] | None = None
     acts = _live(hits.get("c.act", ()), masks)
     approaches = hits.get("c.appr", ()) if sentiment <= 0 else ()
     if weak or weapons or fire or harm or "t.someone" in hits or acts or approaches:
         found = context.scan(toks)
+        both = {**hits, **found}
         if (acts or approaches) and not praise:
-            evidence += _composed(toks, {**hits, **found}, acts, approaches, weapons, english)
+            evidence += _composed(toks, both, acts, approaches, weapons, english)
         evidence += _in_context(
             toks,
-            {**hits, **found},
+            both,
             window,
             english,
             weak,
@@ -170,6 +169,10 @@ def detect(
             fire,
             sorted(weak + harm + strong),
         )
+    if not abuse and ("a.noun" in hits or "a.curse" in hits):
+        if found is None and "a.curse" not in hits:
+            found = context.scan(toks)
+        abuse = _aimed_abuse(toks, hits, found or {})
     if evidence and ("t.game" in hits or _SCORE_RE.search(text)):
         # sport or gaming talk ("afgeslacht op FIFA", "4-0"): only a staff member or a place makes it a threat
         if found is None:
@@ -286,14 +289,14 @@ def _composed(
     return evidence
 
 
-def _aimed_abuse(toks: list[str], hits: Mapping[str, list[Hit]], context: Matcher) -> list[str]:
+def _aimed_abuse(toks: list[str], hits: Mapping[str, list[Hit]], found: Mapping[str, list[Hit]]) -> list[str]:
     """Abuse from parts: a directed curse ("rot op", "fuck you"), or an insult noun within INSULT_REACH
     words of the people it is aimed at (a target that is no possessive or place, or "stelletje",
     "bunch of"), and no negation right before the noun ("ik ben geen idioot")."""
     curses = hits.get("a.curse")
     if curses:
         return [f"abuse (directed curse): {curses[0][2]}"]
-    targets = [t for t in context.scan(toks).get("t.target", ()) if t[2] not in _NOT_PEOPLE]
+    targets = [t for t in found.get("t.target", ()) if t[2] not in _NOT_PEOPLE]
     for noun in hits.get("a.noun", ()):
         if _self_or_denied(toks, noun[0]):
             continue
