@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.triage_eval --set dev       # the tuning set
     .venv/bin/python -m bench.triage_eval --set train     # the larger hand-written development set
     .venv/bin/python -m bench.triage_eval --set dev+train # both development sets together
+    .venv/bin/python -m bench.triage_eval --set check     # second held-out set (measure only, never tune)
     .venv/bin/python -m bench.triage_eval --json          # one JSON object
     .venv/bin/python -m bench.triage_eval --errors        # also every intent/sentiment error
 
@@ -258,9 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--set",
-        choices=["eval", "dev", "train", "dev+train"],
+        choices=["eval", "dev", "train", "dev+train", "check"],
         default="eval",
-        help="which labelled set (default eval; dev+train is the union of the two development sets)",
+        help="which labelled set (default eval; dev+train is the union of the two development sets; check is "
+        "the second held-out set, for measuring only)",
     )
     parser.add_argument("--path", type=Path, help="another JSON Lines file in the same format")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")

@@ -15,6 +15,13 @@ from bot.triage.lexicon import Hit
 from bot.triage.model import Intent
 
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")
+_OWN_CASE = frozenset(["ik", "'k", "i", "i'm", "im", "i've", "ive", "me", "mij", "we", "wij", "we've", "ikke"])
+"""The writer as the one it happened to: a claim with one of these is their own case, not a rumour."""
+_MONEY_BACK = frozenset(["terug", "back", "refund", "refunds", "terugbetalen", "teruggave"])
+_LAUGH = frozenset(
+    ["haha", "hahaha", "hahah", "lol", "lmao", "lmaooo", "lmaoo", "😂", "🤣", "😭", "😜", "joh", "bro", "mate"]
+)
+_US = frozenset(["jullie", "webcare", "klantenservice", "klantendienst", "support", "helpdesk", "gij", "ge"])
 CLAUSE_START = frozenset({".", "?", "!", ",", ";", ":"})
 _SHORT = 4
 """Praise in a message of at most this many words is a compliment whatever it names ("top 👍")."""
@@ -117,6 +124,15 @@ def decide(
         return Intent.THREAT, ["rule: threat" if threat else "rule: abuse", *threat[:3], *abuse[:3]]
 
     get = hits.get
+    composed = get("m.compose")
+    if (
+        composed
+        and "m.verify" not in hits
+        and "?" not in toks
+        and _OWN_CASE.isdisjoint(toks)
+        and _MONEY_BACK.isdisjoint(toks)
+    ):
+        return Intent.MISINFORMATION, ["rule: misinformation (a claim about us as fact)", *_texts(composed, 2)]
     if "m.verify" not in hits and ("m.claim" in hits or "m.hearsay" in hits):
         claims, hearsay = get("m.claim") or [], get("m.hearsay") or []
         changes = get("m.change") or []
@@ -145,6 +161,15 @@ def decide(
     if chitchat and not (negative and strength >= 2):
         return Intent.OTHER, ["rule: chit-chat or news", *_texts(chitchat)]
 
+    if (
+        text.lstrip().startswith("@")
+        and not text.lstrip().lower().startswith(("@webcare", "@klantenservice"))
+        and sentiment > -0.3
+        and not complaint
+        and _US.isdisjoint(toks)
+        and (not _LAUGH.isdisjoint(toks) or not any(cat.startswith("topic:") for cat in hits))
+    ):  # a reply to another user, not to us ("@sanne haha ja ...")
+        return Intent.OTHER, ["rule: a reply between users", *[t for t in toks if t in _LAUGH][:2]]
     question, inverted = _question(toks, hits, words)
     if question and "?" not in toks and sentiment <= -0.45:  # "Moet je zien hoe ... 😡": exclaimed, not asked
         question = []

@@ -18,6 +18,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from bot.triage import bayes as bayes_model
 from bot.triage import intent as intent_rules
 from bot.triage import sentiment as sentiment_rules
 from bot.triage import threat as threat_rules
@@ -26,12 +27,16 @@ from bot.triage.lexicon import Class, LexiconError, Matcher, check, compile_clas
 from bot.triage.model import Classification, Intent
 from bot.triage.normalise import Normaliser, fold
 
-CODE_VERSION = "3"
+CODE_VERSION = "4"
 """The version of the rules in code; each data file carries its own."""
 
 _THREAT, _MISINFORMATION, _COMPLAINT = Intent.THREAT, Intent.MISINFORMATION, Intent.COMPLAINT
 _QUESTION, _OTHER = Intent.QUESTION, Intent.OTHER
 _SENTENCE_END = frozenset({".", "?", "!"})
+_SILENT = ("rule: other (no cue)", "rule: complaint (addressed to us", "rule: complaint (about an order")
+"""The intent rules' fallbacks without any cue: there the naive Bayes tie-breaker decides."""
+_TIE_CLASSES = tuple(i.value for i in Intent if i is not Intent.THREAT)
+"""The tie-breaker never calls anything a threat or abuse: that takes a rule."""
 _FIELDS = frozenset(f.name for f in fields(Classification))
 _BUILT = frozenset(
     {
@@ -95,6 +100,19 @@ _CONTEXT_SECTIONS = (
     ("conditional", "t.cond"),
     ("visit", "t.visit"),
 )
+_COMPOSE_MAIN = (("acts", "c.act"), ("approach", "c.appr"), ("insults", "a.noun"), ("curses", "a.curse"))
+"""Compositional parts matched in every text: without one of them the cues are never looked for."""
+_COMPOSE_CONTEXT = (
+    ("intent", "c.intent"),
+    ("incite", "c.incite"),
+    ("hypothetical", "c.hyp"),
+    ("time", "c.time"),
+    ("where", "c.where"),
+    ("warn", "c.warn"),
+    ("group", "c.group"),
+    ("menace", "c.menace"),
+    ("not", "c.not"),
+)
 _INTENT_SECTIONS = (
     (("question", "rhetorical"), "q.rhet"),
     (("question", "phrases"), "q.phrase"),
@@ -102,6 +120,7 @@ _INTENT_SECTIONS = (
     (("misinformation", "claims"), "m.claim"),
     (("misinformation", "changes"), "m.change"),
     (("misinformation", "verify"), "m.verify"),
+    (("misinformation", "compose"), "m.compose"),
     (("misinformation", "pass_on"), "m.pass"),
     (("complaint",), "complaint"),
     (("suggestion",), "suggestion"),
@@ -134,6 +153,7 @@ class RuleClassifier:
         *,
         extra: Mapping[str, Mapping[str, Any]] | None = None,
         lexicon_dir: Path | None = None,
+        bayes: bool = True,
     ) -> None:
         data = load(lexicon_dir)
         if topics:
@@ -144,6 +164,9 @@ class RuleClassifier:
         parts = [f"rules/{CODE_VERSION}"] + [f"{name}/{content['version']}" for name, content in data.items()]
         if topics or extra:
             parts.append(f"org/{digest({'topics': topics or {}, 'extra': extra or {}})}")
+        self._bayes = bayes_model.NaiveBayes.load() if bayes else None
+        if self._bayes is not None:
+            parts.append(f"bayes/{self._bayes.version}")
         self.version = ";".join(parts)
 
         sentiment, threat, intent = data["sentiment"], data["threat"], data["intent"]
@@ -156,10 +179,18 @@ class RuleClassifier:
         for section, category in _CONTEXT_SECTIONS:
             for entry in _listed(threat, section):
                 context.add(category, entry, None, classes)
+        compose = threat.get("compose") or {}
+        for section, category in _COMPOSE_MAIN:
+            for entry in _listed(compose, section) if section in compose else ():
+                self._matcher.add(category, entry, None, classes)
+        for section, category in _COMPOSE_CONTEXT:
+            for entry in _listed(compose, section) if section in compose else ():
+                context.add(category, entry, None, classes)
         self._threat_window = int(threat.get("window", 6))
+        intent_classes = compile_classes(intent.get("classes"))
         for keys, category in _INTENT_SECTIONS:
             for entry in _listed(intent, *keys):
-                matcher.add(category, entry, None, {})
+                matcher.add(category, entry, None, intent_classes)
         self._question_words = self._question(intent)
         self._topic_names: dict[str, str] = {}
         for name, entries in (data["topics"].get("topics") or {}).items():
@@ -242,6 +273,10 @@ class RuleClassifier:
 
     # --- classification ------------------------------------------------------------------------
 
+    def tokens(self, text: str) -> list[str]:
+        """The matching tokens of a text (what the lexicons and the tie-breaker see)."""
+        return self._norm.tokens(text or "")
+
     def classify(self, text: str, *, lang_hint: str | None = None) -> Classification:
         """Label one text; every label carries the words that caused it."""
         text = text or ""
@@ -257,11 +292,23 @@ class RuleClassifier:
         # praise in words ("the bomb", "lekker"), not the emoji themselves, makes 🔥 and 💣 compliments
         praise = sentiment > 0.15 and any(h[3] >= 0.3 and h[2].isascii() for h in hits.get("s.word") or ())
         threat_ev, abuse_ev = threat_rules.detect(
-            toks, hits, self._threat_context, self._threat_window, praise, english=language == "en", text=text
+            toks,
+            hits,
+            self._threat_context,
+            self._threat_window,
+            praise,
+            english=language == "en",
+            text=text,
+            sentiment=sentiment,
         )
         intent, intent_ev = intent_rules.decide(
             toks, hits, self._question_words, sentiment, mixed, threat_ev, abuse_ev, text
         )
+        if self._bayes is not None and intent_ev and intent_ev[0].startswith(_SILENT):
+            # the rules found no cue: the word statistics of the development sets break the tie
+            label, words = self._bayes.predict(toks, _TIE_CLASSES)
+            intent = Intent(label)
+            intent_ev = [f"tie-breaker: {label} (word statistics)", *words, f"(rules: {intent_ev[0][6:]})"]
 
         if intent is _THREAT and sentiment > -0.6:
             sentiment, sentiment_ev = -0.6, ["threat or abuse", *sentiment_ev]
