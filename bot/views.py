@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.craft.answers import Suggestion
 from bot.craft.promises import Promise
 from bot.craft.tone import ToneCode, ToneWarning
+from bot.errors import BadReference
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class CardAction(StrEnum):
@@ -30,6 +33,14 @@ class CardAction(StrEnum):
     UNHIDE = "case.unhide"
     OPEN = "case.open"
     """A link button to the original, for sources we only read ("open to respond")."""
+
+
+def parse_model(model: type[M], raw: str | None) -> M:
+    """Read a button value or private_metadata into its model; a malformed one raises BadReference."""
+    try:
+        return model.model_validate_json(raw or "")
+    except ValidationError:
+        raise BadReference() from None
 
 
 class CaseRef(BaseModel):

@@ -12,11 +12,11 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import AlreadyDecided, ApprovalNotFound, BadReference, InvalidInput
+from bot.errors import AlreadyDecided, ApprovalNotFound, InvalidInput
 from bot.kinds import APPROVAL_POST, APPROVAL_UPDATE, REPLY, UPDATE_LANE, post_lane
 from bot.models import Approval, ApprovalState, Case, ClockKind, Mention, Reply, ReplyStatus
 from bot.outbox import enqueue
@@ -24,6 +24,7 @@ from bot.services import audit, clocks
 from bot.services.cardwork import network_lane, refresh_card, touch_card
 from bot.services.coord import Coord
 from bot.team import APPROVERS
+from bot.views import parse_model
 
 
 class ApprovalRef(BaseModel):
@@ -41,10 +42,7 @@ def approval_value(ref: str) -> str:
 
 def parse_approval(raw: str | None) -> ApprovalRef:
     """Read an approval reference; a malformed one raises BadReference."""
-    try:
-        return ApprovalRef.model_validate_json(raw or "")
-    except ValidationError:
-        raise BadReference() from None
+    return parse_model(ApprovalRef, raw)
 
 
 def approvals_channel(coord: Coord) -> str:

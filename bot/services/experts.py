@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from bot.services import audit, clocks
 from bot.services.cardwork import get_case, latest_mention, refresh_card, touch_card
 from bot.services.coord import Coord
 from bot.team import LEADS
-from bot.views import CaseRef
+from bot.views import CaseRef, parse_model
 
 MAX_TEXT = 3000
 
@@ -42,10 +42,7 @@ def expert_value(ref: str) -> str:
 
 def parse_expert(raw: str | None) -> ExpertRef:
     """Read an expert-request reference; a malformed one raises BadReference."""
-    try:
-        return ExpertRef.model_validate_json(raw or "")
-    except ValidationError:
-        raise BadReference() from None
+    return parse_model(ExpertRef, raw)
 
 
 async def suggested(*, session: AsyncSession, ref: CaseRef, coord: Coord) -> tuple[str | None, list[str]]:

@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import utcnow
-from bot.errors import InvalidInput, WebcareError
+from bot.errors import InvalidInput, NotAllowed, WebcareError
 from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, reports
 from handlers.slack.blocks import unavailable_modal
@@ -46,10 +46,21 @@ def _when(values: dict[str, Any], block: str) -> datetime | None:
     return datetime.fromtimestamp(int(raw), UTC) if raw else None
 
 
-def _field_errors(t: Any, exc: WebcareError, fields: dict[str, str], default: str) -> dict[str, str]:
-    """A refusal shown on the modal field it is about."""
-    block = fields.get(str(exc.params.get("field", "")), default)
-    return {block: t(exc.key, **exc.params)}
+async def submit(ack: AsyncAck, t: Any, work: Callable[[], Awaitable[object]], *, default: str,
+                 fields: dict[str, str] | None = None) -> None:
+    """Run a modal submission's service call; show a refusal on the field it is about (or `default`).
+
+    A refusal for lack of a role is raised on after the modal is answered, so the guard audits it.
+    """
+    try:
+        await work()
+    except WebcareError as exc:
+        block = (fields or {}).get(str(exc.params.get("field", "")), default)
+        await ack(response_action="errors", errors={block: t(exc.key, **exc.params)})
+        if isinstance(exc, NotAllowed):
+            raise
+        return
+    await ack()
 
 
 def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
@@ -71,7 +82,8 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
     async def submit_promise(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                              payload: dict[str, Any]) -> None:
         values = _values(payload)
-        try:
+
+        async def work() -> None:
             ref = cases.parse_ref(payload.get("private_metadata"))
             due = _when(values, Block.PROMISE_DUE)
             if due is None:
@@ -79,13 +91,9 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
             async with rt.uow() as session:
                 await promises.make(session=session, ref=ref, actor=actor(body), due_at=due, now=utcnow(),
                                     what=_text(values, Block.PROMISE_WHAT), coord=rt.coord)
-        except WebcareError as exc:
-            await ack(response_action="errors", errors=_field_errors(
-                t, exc, {"what": Block.PROMISE_WHAT, "due": Block.PROMISE_DUE}, Block.PROMISE_WHAT))
-            if exc.key == "error.not_allowed":
-                raise
-            return
-        await ack()
+
+        await submit(ack, t, work, default=Block.PROMISE_WHAT,
+                     fields={"what": Block.PROMISE_WHAT, "due": Block.PROMISE_DUE})
 
     # --- experts ----------------------------------------------------------------------------
     async def open_ask_expert(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -106,18 +114,14 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                                 payload: dict[str, Any]) -> None:
         values = _values(payload)
         chosen = values.get(Block.EXPERT_WHO, {}).get(Block.USERS, {}).get("selected_users") or []
-        try:
+
+        async def work() -> None:
             ref = cases.parse_ref(payload.get("private_metadata"))
             async with rt.uow() as session:
                 await experts.ask(session=session, ref=ref, actor=actor(body), now=utcnow(), coord=rt.coord,
                                   question=_text(values, Block.EXPERT_QUESTION), experts=list(chosen))
-        except WebcareError as exc:
-            await ack(response_action="errors", errors=_field_errors(
-                t, exc, {"question": Block.EXPERT_QUESTION}, Block.EXPERT_WHO))
-            if exc.key == "error.not_allowed":
-                raise
-            return
-        await ack()
+
+        await submit(ack, t, work, default=Block.EXPERT_WHO, fields={"question": Block.EXPERT_QUESTION})
 
     async def open_answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           payload: dict[str, Any]) -> None:
@@ -132,17 +136,13 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
 
     async def submit_answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                             payload: dict[str, Any]) -> None:
-        try:
+        async def work() -> None:
             ref = experts.parse_expert(payload.get("private_metadata"))
             async with rt.uow() as session:
                 await experts.answer(session=session, ref=ref.question, actor=actor(body), now=utcnow(),
                                      coord=rt.coord, text=_text(_values(payload), Block.EXPERT_ANSWER))
-        except WebcareError as exc:
-            await ack(response_action="errors", errors={Block.EXPERT_ANSWER.value: t(exc.key, **exc.params)})
-            if exc.key == "error.not_allowed":
-                raise
-            return
-        await ack()
+
+        await submit(ack, t, work, default=Block.EXPERT_ANSWER)
 
     # --- ownership --------------------------------------------------------------------------
     async def assign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -170,7 +170,8 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
     async def submit_snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                             payload: dict[str, Any]) -> None:
         values = _values(payload)
-        try:
+
+        async def work() -> None:
             ref = cases.parse_ref(payload.get("private_metadata"))
             until = _when(values, Block.SNOOZE_UNTIL)
             if until is None:
@@ -178,13 +179,9 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
             async with rt.uow() as session:
                 await ownership.snooze(session=session, ref=ref, actor=actor(body), until=until, now=utcnow(),
                                        reason=_text(values, Block.SNOOZE_REASON), coord=rt.coord)
-        except WebcareError as exc:
-            await ack(response_action="errors", errors=_field_errors(
-                t, exc, {"until": Block.SNOOZE_UNTIL, "reason": Block.SNOOZE_REASON}, Block.SNOOZE_REASON))
-            if exc.key == "error.not_allowed":
-                raise
-            return
-        await ack()
+
+        await submit(ack, t, work, default=Block.SNOOZE_REASON,
+                     fields={"until": Block.SNOOZE_UNTIL, "reason": Block.SNOOZE_REASON})
 
     # --- approvals --------------------------------------------------------------------------
     async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
@@ -222,31 +219,23 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
 
     async def submit_edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           payload: dict[str, Any]) -> None:
-        try:
+        async def work() -> None:
             ref = approvals.parse_approval(payload.get("private_metadata"))
             async with rt.uow() as session:
                 await approvals.approve(session=session, ref=ref.approval, actor=actor(body), now=utcnow(),
                                         coord=rt.coord, text=_text(_values(payload), Block.APPROVAL_TEXT))
-        except WebcareError as exc:
-            await ack(response_action="errors", errors={Block.APPROVAL_TEXT.value: t(exc.key, **exc.params)})
-            if exc.key == "error.not_allowed":
-                raise
-            return
-        await ack()
+
+        await submit(ack, t, work, default=Block.APPROVAL_TEXT)
 
     async def submit_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                             payload: dict[str, Any]) -> None:
-        try:
+        async def work() -> None:
             ref = approvals.parse_approval(payload.get("private_metadata"))
             async with rt.uow() as session:
                 await approvals.reject(session=session, ref=ref.approval, actor=actor(body), now=utcnow(),
                                        coord=rt.coord, reason=_text(_values(payload), Block.APPROVAL_REASON))
-        except WebcareError as exc:
-            await ack(response_action="errors", errors={Block.APPROVAL_REASON.value: t(exc.key, **exc.params)})
-            if exc.key == "error.not_allowed":
-                raise
-            return
-        await ack()
+
+        await submit(ack, t, work, default=Block.APPROVAL_REASON)
 
     # --- /webcare ---------------------------------------------------------------------------
     async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
