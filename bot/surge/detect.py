@@ -59,6 +59,7 @@ from bot.surge.stats import (
 
 STATE_VERSION = 1
 CAP_ABOVE_TOP = 2.0  # the CUSUM is capped this far above the crisis threshold
+RATIO_PSEUDO_PER_HOUR = 3.0  # messages/hour added to both sides of the busy-day ratio
 SUSPECT_WEIGHT = 0.1  # the baseline learns this much slower while a surge is on or suspected
 
 
@@ -89,6 +90,8 @@ class Detector:
         slot_obs_per_half_life = config.half_life / timedelta(weeks=1) * (3600 / bs)
         self._alpha = 1 - 0.5 ** (1 / max(1.0, slot_obs_per_half_life))
         self._beta = 1 - 0.5 ** (1 / max(1.0, config.level_half_life.total_seconds() / bs))
+        self._gamma = 1 - 0.5 ** (1 / max(1.0, config.recent_half_life.total_seconds() / bs))
+        self._pseudo = RATIO_PSEUDO_PER_HOUR * bs / 3600
         self._floor = config.floor_per_hour * bs / 3600
         self._thread_min = config.thread_per_hour * bs / 3600
 
@@ -259,6 +262,8 @@ class Detector:
             prior = self._prior["org"][slot]
             if org is not None and org.base is not None:
                 om, oa = org.base.expected(slot, prior)
+                ratio = org.base.ratio(self._pseudo)
+                om, oa = om * ratio, oa * ratio
             else:
                 om, oa = prior, prior * AUTHOR_RATIO
             share = self.config.thread_share
@@ -266,15 +271,15 @@ class Detector:
         else:
             assert scope.base is not None
             m0, a0 = scope.base.expected(slot, self._prior[scope.kind][slot])
+            ratio = scope.base.ratio(self._pseudo)
+            m0, a0 = m0 * ratio, a0 * ratio
         jump, floor = self.config.jump, self._floor
         m1, a1 = max(jump * m0, m0 + floor), max(jump * a0, a0 + floor)
         return m0, a0, math.log(m1 / m0), math.log(a1 / a0), m1 - m0, a1 - a0
 
     def _set_rates(self, scope: Scope, b: int) -> None:
         scope.m0, scope.a0, scope.lr_m, scope.lr_a, scope.d_m, scope.d_a = self._cusum_rates(scope, b)
-        ps = self._fast_p[scope.kind]
-        scope.fast_m = tuple(poisson_tail_count(scope.m0, p) for p in ps)
-        scope.fast_a = tuple(poisson_tail_count(scope.a0, p) for p in ps)
+        scope.fast_m = scope.fast_a = ()  # computed when first needed (see _check)
 
     def _roll(self, scope: Scope, b: int, events: list[SurgeEvent]) -> None:
         """Bring the scope's open bucket to `b`: close it, count the empty buckets between, open b."""
@@ -316,7 +321,8 @@ class Detector:
                 next_hour = int((bb * self._bs // 3600 + 1) * 3600 // self._bs)
                 stop = min(end, next_hour)
                 slot = self._slot(bb)
-                scope.base.learn_empty(slot, self._prior[scope.kind][slot], stop - bb, self._alpha, self._beta)
+                scope.base.learn_empty(slot, self._prior[scope.kind][slot], stop - bb, self._alpha, self._beta,
+                                       self._gamma)
                 bb = stop
                 continue
             if scope.base is None:
@@ -337,10 +343,11 @@ class Detector:
             scope.s_m = scope.s_a = 0.0
             weight = 1.0
         else:
-            h = self._h[scope.kind][0] / 2
-            weight = SUSPECT_WEIGHT if scope.level or scope.s_a >= h or scope.s_m >= h else 1.0
+            h = self._h[scope.kind][0]
+            weight = SUSPECT_WEIGHT if scope.level or scope.s_a >= h else 1.0
         slot = self._slot(b)
-        scope.base.learn(slot, self._prior[scope.kind][slot], m, a, (m0, a0), self._alpha, self._beta, weight)
+        scope.base.learn(slot, self._prior[scope.kind][slot], m, a, (m0, a0), self._alpha, self._beta,
+                         self._gamma, weight)
 
     def _after_bucket(self, scope: Scope, b: int, events: list[SurgeEvent]) -> None:
         if not scope.level:
@@ -366,6 +373,10 @@ class Detector:
         if scope.base is not None and scope.base.seen < self._warmup_n:
             return
         h = self._h[scope.kind]
+        if not scope.fast_m:
+            ps = self._fast_p[scope.kind]
+            scope.fast_m = tuple(poisson_tail_count(scope.m0, p) for p in ps)
+            scope.fast_a = tuple(poisson_tail_count(scope.a0, p) for p in ps)
         ps_a = scope.s_a + scope.cur_a * scope.lr_a - scope.d_a
         ps_m = scope.s_m + scope.cur_m * scope.lr_m - scope.d_m
         level = 0
