@@ -136,13 +136,12 @@ class SeasonalBaseline:
         self.learn(slot, prior, 0, 0, (MIN_RATE, MIN_RATE), alpha, beta, 0.0)  # ratio already done
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (rates rounded to 6 significant digits)."""
+        """A JSON-ready dict (floats kept exact, so a restored detector decides exactly the same)."""
         return {
-            "m": [float(f"{v:.6g}") for v in self.est_m],
-            "a": [float(f"{v:.6g}") for v in self.est_a],
-            "n": [round(v, 2) for v in self.n],
-            "hod": [[float(f"{v:.6g}") for v in self.hod_m], [float(f"{v:.6g}") for v in self.hod_a],
-                    [round(v, 2) for v in self.hod_n]],
+            "m": self.est_m,
+            "a": self.est_a,
+            "n": self.n,
+            "hod": [self.hod_m, self.hod_a, self.hod_n],
             "level": [self.lvl_m, self.lvl_a, self.lvl_p, self.lvl_n],
             "recent": [self.recent_x, self.recent_e],
             "seen": self.seen,

@@ -75,7 +75,7 @@ class Scope:
             "key": self.key,
             "bucket": self.bucket,
             "cur": [self.cur_m, self.cur_a],
-            "s": [round(self.s_m, 6), round(self.s_a, 6)],
+            "s": [self.s_m, self.s_a],
             "run": [self.run_start, self.run_m, self.run_a, self.run_neg, self.run_threats],
             "level": [self.level, self.announced],
             "calm": self.calm,
