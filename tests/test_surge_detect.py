@@ -214,3 +214,13 @@ def test_threshold_and_tail() -> None:
     tail = sum(math.exp(-2.0) * 2.0 ** k / math.factorial(k) for k in range(x, x + 60))
     below = sum(math.exp(-2.0) * 2.0 ** k / math.factorial(k) for k in range(x - 2, x + 60))
     assert tail <= 1e-6 < below
+
+
+def test_backfill_after_an_outage_is_not_counted() -> None:
+    det, now = warmed(days=1)
+    events = []
+    for i in range(3000):  # a day of missed mentions arriving at once, all on one thread
+        events += det.observe(now - timedelta(hours=20) + timedelta(seconds=20 * i),
+                              ["org", "thread:old"], f"b{i}")
+    assert events == []
+    assert det.dropped_late == 3000

@@ -29,6 +29,8 @@ Keys (defaults in brackets):
 - `thread_idle` [6h]: a quiet thread's detector is dropped after this long without messages.
 - `max_threads` [20000]: at most this many thread detectors live; beyond it the least recently
   active quiet ones are dropped first.
+- `max_lateness` [15m]: mentions older than this (against the latest time seen) are not counted,
+  so a backfill after an outage is not a storm; later ones count in the current bucket.
 - `fast_share` [0.1]: share of each level's false-alarm budget given to the one-bucket fast path.
 """
 
@@ -109,6 +111,7 @@ class SurgeConfig(Strict):
     thread_idle: Duration = timedelta(hours=6)
     max_threads: int = Field(default=20_000, ge=10)
     fast_share: float = Field(default=0.1, ge=0, lt=1)
+    max_lateness: Duration = timedelta(minutes=15)
 
     @model_validator(mode="after")
     def _bucket_fits(self) -> SurgeConfig:

@@ -32,7 +32,8 @@ bytes per recent author: 20,000 threads ≈ 20-40 MB.
 
 Deterministic: time is only what the caller passes (`at`, aware datetimes); authors are hashed with
 BLAKE2b (not Python's salted hash), so the state holds no handles and round-trips through JSON.
-Messages that arrive late (before the scope's open bucket) count in the open bucket.
+Messages that arrive late (before the scope's open bucket) count in the open bucket; messages more
+than `max_lateness` older than the latest time seen are not counted at all.
 """
 
 from __future__ import annotations
@@ -108,15 +109,26 @@ class Detector:
         self._hot: set[str] = set()  # threads in a surge (tick resolves them)
         self._slots: dict[int, int] = {}
         self._swept = -1
+        self._late_n = int(config.max_lateness.total_seconds() // bs)
+        self._now = -1  # the latest bucket seen by observe or tick
         self.peak_threads = 0
+        self.dropped_late = 0
 
     # --- public -------------------------------------------------------------------------------
 
     def observe(self, at: datetime, scope_keys: Iterable[str], author: str, *,
                 negative: bool = False, threat: bool = False) -> list[SurgeEvent]:
-        """Count one mention in each of its scopes; return the surges it raised or resolved."""
+        """Count one mention in each of its scopes; return the surges it raised or resolved.
+
+        A mention more than `max_lateness` older than the latest time seen is not counted (backfill
+        after an outage must not look like a storm).
+        """
         b = self._bucket_of(at)
         events: list[SurgeEvent] = []
+        if b < self._now - self._late_n:
+            self.dropped_late += 1
+            return events
+        self._now = max(self._now, b)
         if b > self._swept:
             self._expire(b)
         ah = author_hash(author)
@@ -142,6 +154,7 @@ class Detector:
     def tick(self, at: datetime) -> list[SurgeEvent]:
         """Close the buckets before `at` in the organisation, topic and surging thread scopes."""
         b = self._bucket_of(at)
+        self._now = max(self._now, b)
         events: list[SurgeEvent] = []
         for scope in self._scopes.values():
             self._roll(scope, b, events)
@@ -172,6 +185,7 @@ class Detector:
         return json.dumps({
             "version": STATE_VERSION,
             "bucket_seconds": self._bs,
+            "now": self._now,
             "scopes": [s.to_json() for s in self._scopes.values()],
             "threads": [s.to_json() for s in self._threads.values()],
         }, separators=(",", ":"))
@@ -185,6 +199,7 @@ class Detector:
             raise ValueError(f"unknown surge state version {data.get('version')!r}")
         if float(data["bucket_seconds"]) != det._bs:
             return det
+        det._now = int(data["now"])
         for raw in data["scopes"]:
             scope = Scope.from_json(raw)
             det._scopes[scope.key] = scope
