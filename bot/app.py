@@ -33,6 +33,8 @@ from bot.runtime import RUNTIME, Runtime
 from bot.scheduler import Jobs
 from bot.services.coord import build_coord
 from bot.settings import Settings
+from bot.surge.runner import SurgeRunner
+from bot.surge_delivery import surge_jobs
 from bot.triage.service import build_triage
 
 log = logging.getLogger(__name__)
@@ -120,7 +122,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
         maker=rt.maker,
         jobs=build_jobs(rt.chat, rt.sinks, rt.metrics,
                         compact_skipped=rt.settings.config.triage.skipped == "compact", coord=rt.coord)
-        | coordination_jobs(rt.chat),
+        | coordination_jobs(rt.chat) | surge_jobs(rt.chat),
         config=rt.settings.config.outbox, intervals=lane_intervals(rt.settings),
         metrics=rt.metrics, instance=rt.instance,
     )
@@ -129,7 +131,10 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     jobs.start()
     polling = PollRunner(rt)
     polling.start()
+    surges = SurgeRunner(rt)
+    surges.start()
     yield
+    await surges.stop()
     await polling.stop()
     await jobs.shutdown()
     rt.dispatcher.stop()

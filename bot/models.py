@@ -70,6 +70,8 @@ class CaseStatus(StrEnum):
     """Stored from a historical export: no card, no clocks."""
     SKIPPED = "skipped"
     """The policy says skip and the team wants no card for those (triage.skipped: none)."""
+    CLUSTERED = "clustered"
+    """Arrived on a thread in a surge: counted in a cluster card instead of a card of its own."""
 
 
 class ReplyStatus(StrEnum):
@@ -141,6 +143,7 @@ class Mention(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index(None, "case_id"),
+        Index(None, "cluster_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -176,6 +179,8 @@ class Mention(Base):
     triage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Evidence and reasons: {"evidence": {...}, "reasons": [...], "approval": [...], "version": ...}."""
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("surge_clusters.id", ondelete="SET NULL"))
+    """During a surge: the near-duplicate cluster this mention is counted in."""
 
 
 class Reply(Base):
@@ -491,3 +496,71 @@ class DirectThread(Base):
     kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(Id)
     created_at: Mapped[datetime]
+
+
+class SurgeState(StrEnum):
+    OPEN = "open"
+    ACKED = "acked"
+    RESOLVED = "resolved"
+
+
+class Surge(Base):
+    """A storm on the organisation, a topic or one thread: the alert, its figures and who handles it."""
+
+    __tablename__ = "surges"
+    __table_args__ = (Index(None, "state", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    """org, topic or thread"""
+    key: Mapped[str] = mapped_column(String(240))
+    """The detector's scope key: `org`, `topic:<name>`, `thread:<source>:<thread id>`."""
+    label: Mapped[str | None] = mapped_column(Text)
+    """What people recognise: the thread's post URL or first words, the topic's name."""
+    level: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=SurgeState.OPEN.value)
+    started_at: Mapped[datetime]
+    raised_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    authors: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    threats: Mapped[int] = mapped_column(Integer, default=0)
+    rate_per_hour: Mapped[float] = mapped_column(Float, default=0.0)
+    expected_per_hour: Mapped[float] = mapped_column(Float, default=0.0)
+    history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    """[[iso time, messages per hour], ...] for the card's chart (capped)."""
+    acked_by: Mapped[str | None] = mapped_column(String(64))
+    acked_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    crisis_by: Mapped[str | None] = mapped_column(String(64))
+    crisis_at: Mapped[datetime | None]
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_due_at: Mapped[datetime | None]
+    """An update of the card is queued for then (updates are coalesced: at most one per interval)."""
+
+
+class SurgeCluster(Base):
+    """Near-duplicate messages of a surge, shown as one card that is updated in place."""
+
+    __tablename__ = "surge_clusters"
+    __table_args__ = (UniqueConstraint("surge_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    surge_id: Mapped[int] = mapped_column(ForeignKey("surges.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    sample: Mapped[str] = mapped_column(Text)
+    words: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    threats: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_due_at: Mapped[datetime | None]

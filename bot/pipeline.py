@@ -24,6 +24,7 @@ from bot.ports import MentionChange
 from bot.schemas import MentionIn
 from bot.services import autoack, clocks
 from bot.services.coord import Coord
+from bot.services.surges import open_surges
 from bot.sql import insert_ignore
 from bot.triage.service import Assessment, Triage, reasons_json
 
@@ -169,7 +170,20 @@ async def ingest(
     if not unique:
         return result
 
-    assessed = {key: triage.assess(m) for key, m in unique.items()} if triage else {}
+    hot: set[str] = set()
+    crisis: set[str] = set()
+    if coord is not None and post_cards:
+        for surge in await open_surges(session):
+            if surge.scope == "thread" and coord.cfg.surge.collapse:
+                hot.add(surge.key)
+            if surge.crisis_at is not None:
+                crisis.add(surge.key)
+    assessed = {key: triage.assess(m, crisis=bool(crisis and _in_scopes(m, crisis)))
+                for key, m in unique.items()} if triage else {}
+    if triage and any(k.startswith("topic:") for k in crisis):  # a topic in crisis: known after triage
+        for key, a in assessed.items():
+            if not a.verdict.needs_approval and any(f"topic:{t}" in crisis for t in a.classification.topics):
+                assessed[key] = triage.assess(unique[key], crisis=True)
     stmt = insert_ignore(session, Mention, ["source", "external_id"]).returning(
         Mention.id, Mention.source, Mention.external_id
     )
@@ -218,6 +232,13 @@ async def ingest(
     if unposted:
         await session.execute(update(Case).where(Case.id.in_(unposted)).values(
             status=CaseStatus.SKIPPED.value, card_channel=None))
+    # A thread in a surge: new conversations are counted in cluster cards, not carded one by one.
+    clustered = {t.id for m, (_, t) in zip(fresh, assignments, strict=True)
+                 if t.case is None and f"thread:{m.source}:{m.thread_id or m.id}" in hot} - unposted
+    if clustered:
+        await session.execute(update(Case).where(Case.id.in_(clustered)).values(
+            status=CaseStatus.CLUSTERED.value))
+        unposted |= clustered
     # A live message in a conversation known only from an import, or one that was skipped and now
     # needs an answer, opens it: it gets its card now.
     revived = {t.case.id: t.case for _, t in assignments
@@ -267,6 +288,11 @@ async def ingest(
                for cid in sorted(touched - already)]
     await enqueue_many(session, outbox)
     return result
+
+
+def _in_scopes(m: MentionIn, keys: set[str]) -> bool:
+    """Whether a mention falls in one of the surge scopes `keys` (org, its topics are not known yet: thread)."""
+    return "org" in keys or f"thread:{m.source}:{m.thread_id or m.id}" in keys
 
 
 async def start_response_clocks(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.views import ApprovalCard, CaseCard, PersonMessage, ThreadNote
+from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, SurgeAlert, ThreadNote
 
 
 class DeliveryError(Exception):
@@ -80,6 +80,22 @@ class ChatPort(Protocol):
 
     async def update_approval(self, *, ref: MessageRef, card: ApprovalCard) -> None:
         """Show the decision on a posted approval card."""
+        ...
+
+    async def post_surge(self, *, channel: str, alert: SurgeAlert, marker: str) -> MessageRef:
+        """Post a surge alert card."""
+        ...
+
+    async def update_surge(self, *, ref: MessageRef, alert: SurgeAlert) -> None:
+        """Update a surge alert card in place."""
+        ...
+
+    async def post_cluster(self, *, channel: str, card: ClusterCard, marker: str) -> MessageRef:
+        """Post a cluster card (near-duplicate messages of a surge)."""
+        ...
+
+    async def update_cluster(self, *, ref: MessageRef, card: ClusterCard) -> None:
+        """Update a cluster card in place."""
         ...
 
 

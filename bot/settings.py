@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.config_types import Duration, Strict
 from bot.office_hours import OfficeHours
 from bot.sla import AutoAck, Sla
+from bot.surge.config import SurgeConfig
 
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
@@ -225,6 +226,7 @@ class AppConfig(Strict):
     office_hours: OfficeHours | None = None
     """Absent: always open."""
     auto_ack: AutoAck = AutoAck()
+    surge: SurgeConfig = SurgeConfig()
     outbox: Outbox = Outbox()
     ingest: Ingest = Ingest()
     retention: Retention = Retention()

@@ -236,3 +236,55 @@ class ApprovalCard:
     decided_at: datetime | None = None
     note: str | None = None
     edited: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterLine:
+    """One near-duplicate group of a surge, as the alert lists it."""
+
+    sample: str
+    count: int
+    threats: int
+
+
+@dataclass(frozen=True)
+class SurgeAlert:
+    """What managers see about a storm: what, since when, how fast against normal, and what to do."""
+
+    ref: str
+    scope: str
+    label: str
+    level: str
+    severity: str
+    state: str
+    started_at: datetime
+    raised_at: datetime
+    messages: int
+    authors: int
+    negative: int
+    threats: int
+    rate_per_hour: float
+    expected_per_hour: float
+    history: tuple[tuple[datetime, float], ...] = ()
+    clusters: tuple[ClusterLine, ...] = ()
+    acked_by: str | None = None
+    crisis: bool = False
+    crisis_at: datetime | None = None
+    resolved_at: datetime | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterCard:
+    """Near-duplicate messages of a surge, one card updated in place instead of one card each."""
+
+    ref: str
+    surge_label: str
+    count: int
+    sample: str
+    words: tuple[str, ...]
+    threats: int
+    negative: int
+    first_at: datetime
+    last_at: datetime
+    handled_by: str | None = None

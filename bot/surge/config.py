@@ -32,12 +32,18 @@ Keys (defaults in brackets):
 - `max_lateness` [15m]: mentions older than this (against the latest time seen) are not counted,
   so a backfill after an outage is not a storm; later ones count in the current bucket.
 - `fast_share` [0.1]: share of each level's false-alarm budget given to the one-bucket fast path.
+- `check` [5s]: how often the runner counts new mentions (the delay of an alert, at most).
+- `ack_within` [10m]: an alert nobody acknowledged by then is escalated to coordinators and managers.
+- `card_every` [10s]: alert and cluster cards are updated in place at most this often.
+- `collapse` [true]: new messages on a thread in a surge join cluster cards instead of getting a card each.
+- `security` [[]]: Slack user ids of the security/legal contacts, told of surges with threats.
+- `cluster_threshold` [0.5]: estimated word similarity from which a message joins a cluster.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -112,6 +118,14 @@ class SurgeConfig(Strict):
     max_threads: int = Field(default=20_000, ge=10)
     fast_share: float = Field(default=0.1, ge=0, lt=1)
     max_lateness: Duration = timedelta(minutes=15)
+    # --- handling (bot.surge.runner, bot.services.surges) ---
+    check: Duration = Field(default=timedelta(seconds=5), description="how often new mentions are counted")
+    ack_within: Duration = Field(default=timedelta(minutes=10), description="unacknowledged: escalate")
+    card_every: Duration = Field(default=timedelta(seconds=10), description="alert and cluster card updates")
+    collapse: bool = Field(default=True, description="a thread in a surge: cluster cards, not one card each")
+    security: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]] = Field(
+        default_factory=list, description="security/legal contacts: told of threats")
+    cluster_threshold: float = Field(default=0.5, gt=0, lt=1, description="similarity to join a cluster")
 
     @model_validator(mode="after")
     def _bucket_fits(self) -> SurgeConfig:

@@ -11,10 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import Translator
 from bot.ports import MessageRef, PermanentError, RateLimited, TransientError, UnknownOutcome
-from bot.views import ApprovalCard, CaseCard, PersonMessage, ThreadNote
+from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, SurgeAlert, ThreadNote
 from handlers.slack.blocks import render_card, render_note, render_notice
 from handlers.slack.coord_blocks import render_approval, render_person_message
 from handlers.slack.ids import MARKER_EVENT
+from handlers.slack.surge_blocks import render_cluster, render_surge
 
 PERMANENT = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
@@ -106,6 +107,29 @@ class SlackChat:
         """Show the decision on the approval card."""
         text, blocks = render_approval(card, self._t)
         await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+    async def post_surge(self, *, channel: str, alert: SurgeAlert, marker: str) -> MessageRef:
+        """Post a surge alert card."""
+        return await self._post(channel, *render_surge(alert, self._t), marker=marker)
+
+    async def update_surge(self, *, ref: MessageRef, alert: SurgeAlert) -> None:
+        """Update a surge alert card in place."""
+        text, blocks = render_surge(alert, self._t)
+        await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+    async def post_cluster(self, *, channel: str, card: ClusterCard, marker: str) -> MessageRef:
+        """Post a cluster card."""
+        return await self._post(channel, *render_cluster(card, self._t), marker=marker)
+
+    async def update_cluster(self, *, ref: MessageRef, card: ClusterCard) -> None:
+        """Update a cluster card in place."""
+        text, blocks = render_cluster(card, self._t)
+        await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+    async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]], *, marker: str) -> MessageRef:
+        data = await self._call("chat_postMessage", channel=channel, text=text, blocks=blocks,
+                                unfurl_links=False, unfurl_media=False, metadata=_metadata(marker))
+        return MessageRef(channel=data["channel"], ts=data["ts"])
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import utcnow
 from bot.errors import InvalidInput, NotAllowed, WebcareError
 from bot.runtime import Runtime
-from bot.services import approvals, cases, experts, ownership, promises, reports
+from bot.services import approvals, cases, experts, ownership, promises, reports, surges
 from handlers.slack.blocks import unavailable_modal
 from handlers.slack.coord_blocks import (
     approval_edit_modal,
@@ -26,7 +26,7 @@ from handlers.slack.coord_blocks import (
     promise_modal,
     snooze_modal,
 )
-from handlers.slack.ids import Action, ApprovalAction, Block, Callback, Command, ExpertAction
+from handlers.slack.ids import Action, ApprovalAction, Block, Callback, Command, ExpertAction, SurgeAction
 from handlers.slack.reports import render_mine, render_overdue, render_stats
 
 Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
@@ -237,6 +237,18 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
 
         await submit(ack, t, work, default=Block.APPROVAL_REASON)
 
+    # --- surges -----------------------------------------------------------------------------
+    def surge_listener(decide: Callable[..., Awaitable[object]], name: str) -> Listener:
+        async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                           payload: dict[str, Any]) -> None:
+            await ack()
+            ref = surges.parse_surge(payload.get("value"))
+            async with rt.uow() as session:
+                await decide(session=session, ref=ref.surge, actor=actor(body), now=utcnow(), coord=rt.coord)
+
+        listener.__name__ = name
+        return listener
+
     # --- /webcare ---------------------------------------------------------------------------
     async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -271,3 +283,6 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
     app.view(Callback.APPROVAL_EDIT.value)(guarded(submit_edit))
     app.view(Callback.APPROVAL_REJECT.value)(guarded(submit_reject))
     app.command(Command.WEBCARE.value)(command)
+    for action, decide in ((SurgeAction.ACK, surges.acknowledge), (SurgeAction.ESCALATE, surges.escalate),
+                           (SurgeAction.RESOLVE, surges.resolve), (SurgeAction.CRISIS, surges.crisis)):
+        app.action(action.value)(guarded(surge_listener(decide, action.value.replace(".", "_"))))

@@ -6,6 +6,7 @@ from bot.views import CardAction as Action  # the card's action ids are the core
 
 __all__ = [
     "Action", "ApprovalAction", "Block", "Callback", "Command", "ExpertAction", "MARKER_EVENT", "ModalAction",
+    "SurgeAction",
 ]
 
 
@@ -26,6 +27,15 @@ class ApprovalAction(StrEnum):
     APPROVE = "approval.approve"
     EDIT = "approval.edit"
     REJECT = "approval.reject"
+
+
+class SurgeAction(StrEnum):
+    """Buttons on a surge alert (CONTRACT.md)."""
+
+    ACK = "surge.ack"
+    ESCALATE = "surge.escalate"
+    RESOLVE = "surge.resolve"
+    CRISIS = "surge.crisis"
 
 
 class ExpertAction(StrEnum):
@@ -67,6 +77,7 @@ class Block(StrEnum):
     APPROVAL_TEXT = "text"
     APPROVAL_REASON = "reason"
     APPROVAL_ACTIONS = "approval.actions"
+    SURGE_ACTIONS = "surge.actions"
 
 
 MARKER_EVENT = "webcare_outbox"

@@ -1,0 +1,327 @@
+"""Surge decisions: open and update alerts from detector events; acknowledge, escalate, resolve, crisis.
+
+An alert is a `Surge` row per scope key (organisation, topic, thread) while it is not resolved. A
+raise opens one (or lifts its level: a re-alert), and each raise sends the managers and
+spokespersons a direct message (the security contact too when there are threats); the alert card
+in `slack.alerts_channel` is updated in place, coalesced to one update per `surge.card_every`. An
+alert nobody acknowledges within `surge.ack_within` is escalated once (coordinators and managers).
+Crisis mode on a surge's scope makes every reply there need a spokesperson's approval.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import AlreadyDecided, BadReference
+from bot.kinds import (
+    CLUSTER_POST,
+    CLUSTER_UPDATE,
+    SURGE_MESSAGE,
+    SURGE_POST,
+    SURGE_UPDATE,
+    UPDATE_LANE,
+    post_lane,
+)
+from bot.models import Case, Mention, Surge, SurgeCluster, SurgeState
+from bot.outbox import enqueue
+from bot.services.coord import Coord
+from bot.surge.events import SurgeEvent
+from bot.team import Role
+from bot.views import parse_model
+
+LEVELS = {"watch": 0, "alert": 1, "crisis": 2}
+HISTORY = 60
+LEADS = (Role.MANAGER, Role.COORDINATOR, Role.SPOKESPERSON)
+"""Who may acknowledge, escalate, resolve and declare a crisis."""
+
+
+class SurgeRef(BaseModel):
+    """What the alert's buttons carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    surge: str = Field(min_length=8, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+def surge_value(ref: str) -> str:
+    """Serialise a surge reference for a button value."""
+    return SurgeRef(surge=ref).model_dump_json()
+
+
+def parse_surge(raw: str | None) -> SurgeRef:
+    """Read a surge reference; a malformed one raises BadReference."""
+    return parse_model(SurgeRef, raw)
+
+
+def alerts_channel(coord: Coord) -> str:
+    """Where alert cards go (the mention channel when no alerts channel is configured)."""
+    return coord.cfg.slack.alerts_channel or coord.cfg.slack.channel
+
+
+async def open_surges(session: AsyncSession) -> list[Surge]:
+    """Surges not yet resolved (a handful at most; indexed by state)."""
+    return list(
+        await session.scalars(
+            select(Surge).where(Surge.state.in_([SurgeState.OPEN.value, SurgeState.ACKED.value]))
+        )
+    )
+
+
+async def _label(session: AsyncSession, key: str) -> tuple[str, str | None]:
+    """What people recognise the scope by, and a link when there is one."""
+    if key == "org":
+        return "", None
+    kind, _, rest = key.partition(":")
+    if kind == "topic":
+        return rest, None
+    source, _, thread = rest.partition(":")
+    first_case = await session.scalar(  # index (source, thread_key, author_key)
+        select(Case.id).where(Case.source == source, Case.thread_key == thread).order_by(Case.id).limit(1)
+    )
+    first = (
+        await session.scalar(select(Mention).where(Mention.case_id == first_case).order_by(Mention.id).limit(1))
+        if first_case is not None
+        else None
+    )
+    root = await session.scalar(
+        select(Mention).where(Mention.source == source, Mention.external_id == thread).limit(1)
+    )
+    m = root or first
+    if m is None:
+        return f"{source} {thread}", None
+    text = m.text if len(m.text) <= 80 else m.text[:79] + "…"
+    return f"{source}: {text}", m.url
+
+
+def _queue_card(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord) -> None:
+    """Post the alert card, or queue one coalesced update of it."""
+    if surge.card_ts is None and surge.card_channel is None:
+        surge.card_channel = alerts_channel(coord)
+        enqueue(
+            session,
+            kind=SURGE_POST,
+            lane=post_lane(surge.card_channel),
+            now=now,
+            payload={"surge_id": surge.id},
+        )
+    elif surge.card_due_at is None:
+        surge.card_due_at = now + coord.cfg.surge.card_every
+        enqueue(
+            session,
+            kind=SURGE_UPDATE,
+            lane=UPDATE_LANE,
+            now=now,
+            delay=coord.cfg.surge.card_every,
+            payload={"surge_id": surge.id},
+        )
+
+
+def _tell(
+    session: AsyncSession,
+    surge: Surge,
+    people: list[str],
+    event: str,
+    *,
+    now: datetime,
+    actor: str | None = None,
+) -> None:
+    for person in dict.fromkeys(people):
+        enqueue(
+            session,
+            kind=SURGE_MESSAGE,
+            lane=post_lane(person),
+            now=now,
+            payload={"surge_id": surge.id, "to": person, "event": event, "actor": actor},
+        )
+
+
+def _figures(surge: Surge, ev: SurgeEvent) -> None:
+    surge.messages, surge.authors = max(surge.messages, ev.messages), max(surge.authors, ev.authors)
+    surge.negative, surge.threats = max(surge.negative, ev.negative), max(surge.threats, ev.threats)
+    surge.rate_per_hour, surge.expected_per_hour = ev.rate_per_hour, ev.expected_per_hour
+    surge.severity = ev.severity
+    surge.history = [*(surge.history or [])[-(HISTORY - 1) :], [ev.at.isoformat(), round(ev.rate_per_hour, 1)]]
+
+
+async def on_event(
+    session: AsyncSession, ev: SurgeEvent, *, now: datetime, coord: Coord, surges: dict[str, Surge]
+) -> Surge | None:
+    """Apply one detector event: open or lift an alert (and tell people), or resolve it."""
+    team = coord.team
+    surge = surges.get(ev.key)
+    if ev.state == "resolved":
+        if surge is None:
+            return None
+        _figures(surge, ev)
+        surge.state, surge.resolved_at, surge.updated_at = SurgeState.RESOLVED.value, now, now
+        surges.pop(ev.key, None)
+        _queue_card(session, surge, now=now, coord=coord)
+        return surge
+    if surge is None:
+        label, _ = await _label(session, ev.key)
+        surge = Surge(
+            ref=secrets.token_urlsafe(9),
+            scope=ev.scope,
+            key=ev.key,
+            label=label,
+            level=ev.level,
+            severity=ev.severity,
+            state=SurgeState.OPEN.value,
+            started_at=ev.started_at,
+            raised_at=now,
+            updated_at=now,
+            history=[],
+        )
+        session.add(surge)
+        await session.flush()
+        surges[ev.key] = surge
+        lifted = True
+    else:
+        lifted = LEVELS[ev.level] > LEVELS.get(surge.level, 0)
+        if lifted:
+            surge.level = ev.level
+            surge.state = SurgeState.OPEN.value  # a higher level needs a new acknowledgement
+            surge.acked_by, surge.acked_at, surge.escalated_at = None, None, None
+    _figures(surge, ev)
+    surge.updated_at = now
+    _queue_card(session, surge, now=now, coord=coord)
+    if lifted:
+        people = team.members(Role.MANAGER) + team.members(Role.SPOKESPERSON)
+        if surge.threats:
+            people += list(coord.cfg.surge.security)
+        _tell(session, surge, people, f"surge_{ev.level}", now=now)
+    return surge
+
+
+async def escalate_unacknowledged(session: AsyncSession, *, now: datetime, coord: Coord) -> int:
+    """Alerts nobody acknowledged within `surge.ack_within`: tell coordinators and managers (once)."""
+    late = list(
+        await session.scalars(
+            select(Surge)
+            .where(
+                Surge.state == SurgeState.OPEN.value,
+                Surge.escalated_at.is_(None),
+                Surge.raised_at <= now - coord.cfg.surge.ack_within,
+            )
+            .with_for_update()
+        )
+    )
+    for surge in late:
+        surge.escalated_at = now
+        people = coord.team.members(Role.COORDINATOR) + coord.team.members(Role.MANAGER)
+        _tell(session, surge, people, "surge_unacknowledged", now=now)
+        _queue_card(session, surge, now=now, coord=coord)
+    return len(late)
+
+
+async def _load(session: AsyncSession, ref: str) -> Surge:
+    surge = await session.scalar(select(Surge).where(Surge.ref == ref).with_for_update())
+    if surge is None:
+        raise BadReference()
+    return surge
+
+
+async def acknowledge(*, session: AsyncSession, ref: str, actor: str, now: datetime, coord: Coord) -> Surge:
+    """Someone has it: stops the escalation of this alert (until a higher level)."""
+    coord.team.require(actor, *LEADS, action="surge.ack")
+    surge = await _load(session, ref)
+    if surge.state == SurgeState.RESOLVED:
+        raise AlreadyDecided(by=surge.acked_by or "?", state=surge.state)
+    if surge.acked_by is None:
+        surge.state, surge.acked_by, surge.acked_at, surge.updated_at = SurgeState.ACKED.value, actor, now, now
+        _queue_card(session, surge, now=now, coord=coord)
+    return surge
+
+
+async def escalate(*, session: AsyncSession, ref: str, actor: str, now: datetime, coord: Coord) -> Surge:
+    """Pull in everyone who decides now: managers, spokespersons and the security contact."""
+    coord.team.require(actor, *LEADS, action="surge.escalate")
+    surge = await _load(session, ref)
+    team = coord.team
+    _tell(
+        session,
+        surge,
+        team.members(Role.MANAGER) + team.members(Role.SPOKESPERSON) + list(coord.cfg.surge.security),
+        "surge_escalated",
+        now=now,
+        actor=actor,
+    )
+    surge.escalated_at, surge.updated_at = now, now
+    _queue_card(session, surge, now=now, coord=coord)
+    return surge
+
+
+async def resolve(*, session: AsyncSession, ref: str, actor: str, now: datetime, coord: Coord) -> Surge:
+    """Over: the card says so, crisis mode (if any) ends with it."""
+    coord.team.require(actor, *LEADS, action="surge.resolve")
+    surge = await _load(session, ref)
+    if surge.state != SurgeState.RESOLVED:
+        surge.state, surge.resolved_at, surge.updated_at = SurgeState.RESOLVED.value, now, now
+        surge.acked_by = surge.acked_by or actor
+        _queue_card(session, surge, now=now, coord=coord)
+    return surge
+
+
+async def crisis(*, session: AsyncSession, ref: str, actor: str, now: datetime, coord: Coord) -> Surge:
+    """Crisis mode on this surge's scope: every reply there needs a spokesperson's approval."""
+    coord.team.require(actor, Role.MANAGER, Role.SPOKESPERSON, action="surge.crisis")
+    surge = await _load(session, ref)
+    if surge.crisis_at is None:
+        surge.crisis_at, surge.crisis_by, surge.updated_at = now, actor, now
+        surge.acked_by, surge.acked_at = surge.acked_by or actor, surge.acked_at or now
+        if surge.state == SurgeState.OPEN:
+            surge.state = SurgeState.ACKED.value
+        _tell(
+            session,
+            surge,
+            coord.team.members(Role.MANAGER)
+            + coord.team.members(Role.SPOKESPERSON)
+            + list(coord.cfg.surge.security),
+            "surge_crisis_on",
+            now=now,
+            actor=actor,
+        )
+        _queue_card(session, surge, now=now, coord=coord)
+    return surge
+
+
+def queue_cluster_card(
+    session: AsyncSession, cluster: SurgeCluster, *, now: datetime, coord: Coord, channel: str
+) -> None:
+    """Post the cluster's card, or queue one coalesced update (at most one per `surge.card_every`)."""
+    if cluster.card_channel is None:
+        cluster.card_channel = channel
+        enqueue(
+            session, kind=CLUSTER_POST, lane=post_lane(channel), now=now, payload={"cluster_id": cluster.id}
+        )
+    elif cluster.card_due_at is None:
+        cluster.card_due_at = now + coord.cfg.surge.card_every
+        enqueue(
+            session,
+            kind=CLUSTER_UPDATE,
+            lane=UPDATE_LANE,
+            now=now,
+            delay=coord.cfg.surge.card_every,
+            payload={"cluster_id": cluster.id},
+        )
+
+
+def history_points(surge: Surge) -> tuple[tuple[datetime, float], ...]:
+    """The stored rate history as (time, messages per hour) pairs."""
+    points: list[tuple[datetime, float]] = []
+    for item in surge.history or []:
+        try:
+            points.append((datetime.fromisoformat(str(item[0])), float(item[1])))
+        except (ValueError, TypeError, IndexError):
+            continue
+    return tuple(points)
+
+
+def since(surge: Surge, now: datetime) -> timedelta:
+    """How long the surge has been going on."""
+    return now - surge.started_at

@@ -1,0 +1,279 @@
+"""Runs surge detection over what is stored: one instance at a time, every `surge.check`.
+
+The instance that holds the lease (a row in `integration_state`, key `surge`) reads the mentions
+stored since its cursor in id order, counts each in its scopes (the organisation, its topics, its
+thread), hands the detector's events to `bot.services.surges`, and puts the messages of threads in
+a surge into near-duplicate clusters, all in one transaction with the new cursor. The detector's
+state is checkpointed with the cursor every minute and on shutdown, so another instance (or a
+restart) carries on from there, counting again what came after the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import utcnow
+from bot.kinds import CARD_POST
+from bot.logs import correlation_id
+from bot.models import (
+    Case,
+    CaseStatus,
+    IntegrationState,
+    Mention,
+    OutboxItem,
+    OutboxStatus,
+    Surge,
+    SurgeCluster,
+)
+from bot.runtime import Runtime
+from bot.services import surges
+from bot.sql import insert_ignore
+from bot.surge.cluster import ClusterConfig, Clusterer
+from bot.surge.detect import Detector
+from bot.surge.events import SurgeEvent
+
+log = logging.getLogger(__name__)
+KEY = "surge"
+LEASE = timedelta(seconds=60)
+CHECKPOINT = timedelta(minutes=1)
+BATCH = 5000
+SETTLE = timedelta(seconds=1)
+"""Mentions younger than this are left for the next round (a transaction may still be committing)."""
+
+
+def scope_keys(m: Mention) -> list[str]:
+    """The scopes a mention counts in: the organisation, each of its topics, its thread."""
+    keys = ["org", *(f"topic:{t}" for t in (m.topics or []))]
+    keys.append(f"thread:{m.source}:{m.thread_id or m.external_id}")
+    return keys
+
+
+class SurgeRunner:
+    """The detection loop of this instance (it works only while it holds the lease)."""
+
+    def __init__(self, rt: Runtime, clock=utcnow) -> None:  # type: ignore[no-untyped-def]
+        self._rt = rt
+        self._clock = clock
+        self._cfg = rt.settings.config.surge
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._detector: Detector | None = None
+        self._clusterer = Clusterer(ClusterConfig(threshold=self._cfg.cluster_threshold))
+        self._after = 0
+        self._checkpointed: datetime | None = None
+
+    def start(self) -> None:
+        """Start the loop."""
+        self._task = asyncio.create_task(self._loop(), name="surge-detection")
+
+    async def stop(self) -> None:
+        """Stop the loop, checkpoint what this instance counted, give the lease back."""
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=10)
+            self._task.cancel()
+        if self._detector is not None:
+            with contextlib.suppress(Exception):
+                await self._checkpoint(release=True)
+
+    async def _loop(self) -> None:
+        wait = self._cfg.check.total_seconds()
+        while not self._stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("surge detection round failed")
+                self._detector = None  # start again from the last checkpoint
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
+
+    async def run_once(self) -> int:
+        """One round: take or renew the lease, count what is new; return how many mentions were counted."""
+        correlation_id.set("surge")
+        now = self._clock()
+        if not await self._lease(now):
+            self._detector = None
+            return 0
+        counted = 0
+        while True:
+            n = await self._round(now)
+            counted += n
+            if n < BATCH:
+                break
+        if self._checkpointed is None or now - self._checkpointed >= CHECKPOINT:
+            await self._checkpoint()
+        return counted
+
+    async def _lease(self, now: datetime) -> bool:
+        rt = self._rt
+        async with rt.uow() as session:
+            await session.execute(
+                insert_ignore(session, IntegrationState, ["key"]),
+                [{"key": KEY, "cursor": {}, "next_poll_at": now, "updated_at": now}],
+            )
+            row = (
+                await session.execute(
+                    update(IntegrationState)
+                    .where(
+                        IntegrationState.key == KEY,
+                        or_(
+                            IntegrationState.lease_until.is_(None),
+                            IntegrationState.lease_until < now,
+                            IntegrationState.lease_owner == rt.instance,
+                        ),
+                    )
+                    .values(lease_until=now + LEASE, lease_owner=rt.instance)
+                    .returning(IntegrationState.cursor)
+                )
+            ).first()
+        if row is None:
+            return False
+        if self._detector is None:  # (re)start from the checkpoint
+            cursor = dict(row.cursor or {})
+            self._after = int(cursor.get("after", 0))
+            state = cursor.get("detector")
+            tz = rt.settings.config.tz
+            self._detector = (
+                Detector.from_json(json.dumps(state), self._cfg, tz) if state else Detector(self._cfg, tz)
+            )
+            if not state and not self._after:  # a new installation: history is not a storm
+                async with rt.maker() as session:
+                    self._after = int(
+                        await session.scalar(select(Mention.id).order_by(Mention.id.desc()).limit(1)) or 0
+                    )
+            self._checkpointed = now
+        return True
+
+    async def _round(self, now: datetime) -> int:
+        rt = self._rt
+        assert self._detector is not None
+        detector = self._detector
+        async with rt.uow() as session:
+            rows = list(
+                await session.execute(
+                    select(Mention, Case.status)
+                    .join(Case, Case.id == Mention.case_id, isouter=True)
+                    .where(Mention.id > self._after, Mention.received_at <= now - SETTLE)
+                    .order_by(Mention.id)
+                    .limit(BATCH)
+                )
+            )
+            open_by_key = {s.key: s for s in await surges.open_surges(session)}
+            touched: dict[int, SurgeCluster] = {}
+            for mention, status in rows:
+                keys = scope_keys(mention)
+                negative = mention.sentiment is not None and mention.sentiment < 0
+                for ev in detector.observe(
+                    mention.received_at,
+                    keys,
+                    mention.author_id or mention.author_handle or mention.external_id,
+                    negative=negative,
+                    threat=mention.threat,
+                ):
+                    await self._on_event(session, ev, now, open_by_key, touched)
+                if status == CaseStatus.CLUSTERED:
+                    surge = open_by_key.get(keys[-1])
+                    if surge is not None:
+                        await self._cluster(session, surge, mention, touched)
+                self._after = mention.id
+            for ev in detector.tick(now):
+                await self._on_event(session, ev, now, open_by_key, touched)
+            await surges.escalate_unacknowledged(session, now=now, coord=rt.coord)
+            for cluster in touched.values():
+                surges.queue_cluster_card(
+                    session, cluster, now=now, coord=rt.coord, channel=rt.settings.config.slack.channel
+                )
+            state = await session.get(IntegrationState, KEY, with_for_update=True)
+            if state is None or state.lease_owner != rt.instance:
+                raise RuntimeError("the surge lease was lost during a round")
+            state.lease_until, state.updated_at = now + LEASE, now  # the cursor moves with checkpoints
+        return len(rows)
+
+    async def _on_event(self, session: AsyncSession, ev: SurgeEvent, now: datetime,
+                        open_by_key: dict[str, Surge], touched: dict[int, SurgeCluster]) -> None:
+        new = ev.key not in open_by_key
+        surge = await surges.on_event(session, ev, now=now, coord=self._rt.coord, surges=open_by_key)
+        if surge is not None and new and surge.scope == "thread" and self._cfg.collapse:
+            await self._absorb(session, surge, touched)
+
+    async def _absorb(self, session: AsyncSession, surge: Surge, touched: dict[int, SurgeCluster]) -> None:
+        """A thread's storm was just raised: its cards still waiting in the outbox become clusters too.
+
+        Before the alarm every message got a card; those not yet posted (Slack takes one a second)
+        would bury the channel for minutes, so they are taken back and counted in cluster cards.
+        """
+        _, _, rest = surge.key.partition(":")
+        source, _, thread = rest.partition(":")
+        waiting = list(await session.scalars(  # index (source, thread_key, author_key)
+            select(Case.id).where(Case.source == source, Case.thread_key == thread,
+                                  Case.status == CaseStatus.OPEN.value, Case.owner.is_(None),
+                                  Case.card_ts.is_(None))))
+        if not waiting:
+            return
+        pending = (OutboxItem.case_id.in_(waiting), OutboxItem.kind == CARD_POST,
+                   OutboxItem.status == OutboxStatus.PENDING.value)
+        held = {c for c in await session.scalars(select(OutboxItem.case_id).where(*pending)) if c is not None}
+        if not held:
+            return
+        await session.execute(update(OutboxItem).where(*pending, OutboxItem.case_id.in_(held)).values(
+            status=OutboxStatus.SKIPPED.value, last_error="joined a surge cluster", finished_at=self._clock()))
+        await session.execute(update(Case).where(Case.id.in_(held)).values(status=CaseStatus.CLUSTERED.value))
+        mentions = await session.scalars(select(Mention).where(Mention.case_id.in_(held)).order_by(Mention.id))
+        for mention in mentions:
+            await self._cluster(session, surge, mention, touched)
+
+    async def _cluster(
+        self, session: AsyncSession, surge: Surge, mention: Mention, touched: dict[int, SurgeCluster]
+    ) -> None:
+        """Put a message of a thread in a surge into its near-duplicate cluster (the card counts it)."""
+        if mention.cluster_id is not None:
+            return  # counted before a restart (rounds after a checkpoint are counted again)
+        got = self._clusterer.assign(mention.text, at=mention.received_at, scope=surge.key)
+        cluster = await session.scalar(
+            select(SurgeCluster).where(SurgeCluster.surge_id == surge.id, SurgeCluster.key == got.cluster_id)
+        )
+        if cluster is None:
+            found = self._clusterer.get(got.cluster_id, scope=surge.key)
+            cluster = SurgeCluster(
+                surge_id=surge.id,
+                key=got.cluster_id,
+                sample=mention.text[:1000],
+                words=list(found.top_words(5)) if found else [],
+                count=0,
+                threats=0,
+                negative=0,
+                first_at=mention.received_at,
+                last_at=mention.received_at,
+            )
+            session.add(cluster)
+            await session.flush()
+        cluster.count += 1
+        cluster.threats += int(mention.threat)
+        cluster.negative += int(mention.sentiment is not None and mention.sentiment < 0)
+        cluster.last_at = mention.received_at
+        mention.cluster_id = cluster.id
+        touched[cluster.id] = cluster
+
+    async def _checkpoint(self, release: bool = False) -> None:
+        rt = self._rt
+        if self._detector is None:
+            return
+        now = self._clock()
+        state: Any = json.loads(self._detector.to_json())
+        async with rt.uow() as session:
+            row = await session.get(IntegrationState, KEY, with_for_update=True)
+            if row is None or row.lease_owner != rt.instance:
+                return
+            row.cursor = {"after": self._after, "detector": state}
+            row.updated_at = now
+            if release:
+                row.lease_until, row.lease_owner = None, None
+        self._checkpointed = now

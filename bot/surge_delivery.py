@@ -1,0 +1,212 @@
+"""Outbox jobs of surges: the alert card, its direct messages, and the cluster cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, _NoSideEffects
+from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_POST, SURGE_UPDATE
+from bot.models import OutboxItem, Surge, SurgeCluster
+from bot.outbox import Job, Skip
+from bot.ports import ChatPort, MessageRef
+from bot.services.surges import history_points
+from bot.views import ClusterCard, ClusterLine, PersonMessage, SurgeAlert
+
+TOP_CLUSTERS = 3
+
+
+async def surge_view(session: AsyncSession, surge: Surge) -> SurgeAlert:
+    """The alert card's view, with the biggest clusters."""
+    clusters = list(
+        await session.scalars(
+            select(SurgeCluster)
+            .where(SurgeCluster.surge_id == surge.id)
+            .order_by(SurgeCluster.count.desc())
+            .limit(TOP_CLUSTERS)
+        )
+    )
+    return SurgeAlert(
+        ref=surge.ref,
+        scope=surge.scope,
+        label=surge.label or "",
+        level=surge.level,
+        severity=surge.severity,
+        state=surge.state,
+        started_at=surge.started_at,
+        raised_at=surge.raised_at,
+        messages=surge.messages,
+        authors=surge.authors,
+        negative=surge.negative,
+        threats=surge.threats,
+        rate_per_hour=surge.rate_per_hour,
+        expected_per_hour=surge.expected_per_hour,
+        history=history_points(surge),
+        clusters=tuple(ClusterLine(sample=c.sample, count=c.count, threats=c.threats) for c in clusters),
+        acked_by=surge.acked_by,
+        crisis=surge.crisis_at is not None,
+        crisis_at=surge.crisis_at,
+        resolved_at=surge.resolved_at,
+    )
+
+
+def cluster_view(cluster: SurgeCluster, surge: Surge) -> ClusterCard:
+    """A cluster card's view."""
+    return ClusterCard(
+        ref=surge.ref,
+        surge_label=surge.label or "",
+        count=cluster.count,
+        sample=cluster.sample,
+        words=tuple(str(w) for w in cluster.words or ()),
+        threats=cluster.threats,
+        negative=cluster.negative,
+        first_at=cluster.first_at,
+        last_at=cluster.last_at,
+        handled_by=cluster.handled_by,
+    )
+
+
+@dataclass(frozen=True)
+class _Post:
+    channel: str
+    view: Any
+    ts: str | None
+
+
+class SurgeCardJob(_NoSideEffects):
+    """Post (`surge.post`) or update (`surge.update`) the alert card in the alerts channel."""
+
+    def __init__(self, chat: ChatPort | None, update: bool) -> None:
+        self.chat, self.update = chat, update
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        surge = await session.get(Surge, item.payload["surge_id"])
+        if surge is None or not surge.card_channel:
+            return Skip("surge is gone")
+        if self.update:
+            surge.card_due_at = None  # the next change queues the next update
+            if not surge.card_ts:
+                return CARD_PENDING
+        elif surge.card_ts:
+            return Skip("card already posted")
+        return _Post(channel=surge.card_channel, view=await surge_view(session, surge), ts=surge.card_ts)
+
+    async def send(self, item: OutboxItem, prepared: _Post) -> str | None:
+        assert self.chat is not None
+        if self.update:
+            assert prepared.ts is not None
+            await self.chat.update_surge(ref=MessageRef(prepared.channel, prepared.ts), alert=prepared.view)
+            return prepared.ts
+        return (await self.chat.post_surge(channel=prepared.channel, alert=prepared.view, marker=item.key)).ts
+
+    async def reconcile(self, item: OutboxItem, prepared: _Post) -> str | None:
+        if self.update:
+            return None
+        assert self.chat is not None
+        ref = await self.chat.find_marker(
+            channel=prepared.channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW
+        )
+        return ref.ts if ref else None
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Post, ref: str | None) -> None:
+        if not self.update:
+            surge = await session.get(Surge, item.payload["surge_id"])
+            if surge is not None:
+                surge.card_ts = ref
+
+
+class ClusterCardJob(SurgeCardJob):
+    """Post or update a cluster card in the mention channel."""
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        cluster = await session.get(SurgeCluster, item.payload["cluster_id"])
+        surge = await session.get(Surge, cluster.surge_id) if cluster else None
+        if cluster is None or surge is None or not cluster.card_channel:
+            return Skip("cluster is gone")
+        if self.update:
+            cluster.card_due_at = None
+            if not cluster.card_ts:
+                return CARD_PENDING
+        elif cluster.card_ts:
+            return Skip("card already posted")
+        return _Post(channel=cluster.card_channel, view=cluster_view(cluster, surge), ts=cluster.card_ts)
+
+    async def send(self, item: OutboxItem, prepared: _Post) -> str | None:
+        assert self.chat is not None
+        if self.update:
+            assert prepared.ts is not None
+            await self.chat.update_cluster(ref=MessageRef(prepared.channel, prepared.ts), card=prepared.view)
+            return prepared.ts
+        return (await self.chat.post_cluster(channel=prepared.channel, card=prepared.view, marker=item.key)).ts
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Post, ref: str | None) -> None:
+        if not self.update:
+            cluster = await session.get(SurgeCluster, item.payload["cluster_id"])
+            if cluster is not None:
+                cluster.card_ts = ref
+
+
+class SurgeMessageJob(_NoSideEffects):
+    """A direct message about a surge to a manager, spokesperson or security contact."""
+
+    def __init__(self, chat: ChatPort | None) -> None:
+        self.chat = chat
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        p = item.payload
+        surge = await session.get(Surge, p["surge_id"])
+        if surge is None:
+            return Skip("surge is gone")
+        link = (
+            f"https://slack.com/archives/{surge.card_channel}/p{surge.card_ts.replace('.', '')}"
+            if surge.card_channel and surge.card_ts
+            else ""
+        )
+        params = {
+            "label": surge.label or "",
+            "messages": str(surge.messages),
+            "authors": str(surge.authors),
+            "threats": str(surge.threats),
+            "level": surge.level,
+            "link": link,
+            "actor": p.get("actor") or "-",
+            "growth": f"{_growth(surge):.0f}",
+        }
+        return PersonMessage(event=p["event"], params=params)
+
+    async def send(self, item: OutboxItem, prepared: PersonMessage) -> str | None:
+        assert self.chat is not None
+        channel = await self.chat.direct_channel(item.payload["to"])
+        return (await self.chat.post_message(channel=channel, message=prepared, marker=item.key)).ts
+
+    async def reconcile(self, item: OutboxItem, prepared: PersonMessage) -> str | None:
+        assert self.chat is not None
+        channel = await self.chat.direct_channel(item.payload["to"])
+        ref = await self.chat.find_marker(
+            channel=channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW
+        )
+        return ref.ts if ref else None
+
+
+def _growth(surge: Surge) -> float:
+    return surge.rate_per_hour / surge.expected_per_hour if surge.expected_per_hour > 0 else 0.0
+
+
+def surge_jobs(chat: ChatPort | None) -> dict[str, Job]:
+    """The job for each surge outbox kind."""
+    return {
+        SURGE_POST: SurgeCardJob(chat, update=False),
+        SURGE_UPDATE: SurgeCardJob(chat, update=True),
+        CLUSTER_POST: ClusterCardJob(chat, update=False),
+        CLUSTER_UPDATE: ClusterCardJob(chat, update=True),
+        SURGE_MESSAGE: SurgeMessageJob(chat),
+    }

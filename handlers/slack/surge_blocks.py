@@ -1,0 +1,136 @@
+"""Pure renderers of surges: the alert card (with a text chart of the rate) and the cluster cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.i18n import Translator
+from bot.services.surges import surge_value
+from bot.views import ClusterCard, SurgeAlert
+from handlers.slack.blocks import _plain, escape, quote, slack_date
+from handlers.slack.ids import Block, SurgeAction
+
+BARS = "▁▂▃▄▅▆▇█"
+LEVEL_EMOJI = {"watch": ":eyes:", "alert": ":rotating_light:", "crisis": ":sos:"}
+
+
+def sparkline(values: list[float], width: int = 30) -> str:
+    """The rate over time as a line of bars (Slack shows no images without hosting one)."""
+    values = values[-width:]
+    if not values:
+        return ""
+    top = max(values) or 1.0
+    return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
+
+
+def _when(t: Translator, at: datetime) -> str:
+    return slack_date(at, "{date_short_pretty} {time}", t.datetime(at))
+
+
+def _what(t: Translator, a: SurgeAlert) -> str:
+    if a.scope == "org":
+        return t("surge.scope.org")
+    if a.scope == "topic":
+        return t("surge.scope.topic", label=escape(a.label))
+    return t("surge.scope.thread", label=escape(a.label))
+
+
+def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]]]:
+    """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons."""
+    what = _what(t, a)
+    growth = a.rate_per_hour / a.expected_per_hour if a.expected_per_hour > 0 else 0.0
+    head = t(
+        "surge.title",
+        emoji=LEVEL_EMOJI.get(a.level, ":rotating_light:"),
+        level=t(f"surge.level.{a.level}"),
+        what=what,
+    )
+    if a.state == "resolved":
+        head = t("surge.title_resolved", what=what)
+    figures = t(
+        "surge.figures",
+        messages=a.messages,
+        authors=a.authors,
+        negative=a.negative,
+        rate=f"{a.rate_per_hour:.0f}",
+        expected=f"{a.expected_per_hour:.1f}",
+        growth=f"{growth:.0f}",
+        since=_when(t, a.started_at),
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{figures}"}},
+    ]
+    chart = sparkline([v for _, v in a.history])
+    if chart:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": t("surge.chart", chart=chart)}]}
+        )
+    if a.threats:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": t("surge.threats", count=a.threats)}}
+        )
+    if a.clusters:
+        lines = [
+            t("surge.cluster_line", count=c.count, sample=escape(_cut(c.sample, 140)))
+            if not c.threats
+            else t("surge.cluster_hidden", count=c.count, threats=c.threats)
+            for c in a.clusters
+        ]
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": t("surge.clusters") + "\n" + "\n".join(lines)},
+            }
+        )
+    state = []
+    if a.acked_by:
+        state.append(t("surge.acked", actor=f"<@{a.acked_by}>"))
+    if a.crisis and a.crisis_at:
+        state.append(t("surge.crisis_on", since=_when(t, a.crisis_at)))
+    if a.resolved_at:
+        state.append(t("surge.resolved", at=_when(t, a.resolved_at)))
+    if state:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(state)}]})
+    if a.state != "resolved":
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": t("surge.next_steps")}})
+        value = surge_value(a.ref)
+        buttons = []
+        if not a.acked_by:
+            buttons.append(_button(t("button.surge_ack"), SurgeAction.ACK, value, "primary"))
+        buttons.append(_button(t("button.surge_escalate"), SurgeAction.ESCALATE, value))
+        if not a.crisis:
+            buttons.append(_button(t("button.surge_crisis"), SurgeAction.CRISIS, value, "danger"))
+        buttons.append(_button(t("button.surge_resolve"), SurgeAction.RESOLVE, value))
+        blocks.append({"type": "actions", "block_id": Block.SURGE_ACTIONS.value, "elements": buttons})
+    return f"{t(f'surge.level.{a.level}')}: {what}"[:150], blocks
+
+
+def render_cluster(c: ClusterCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
+    """Near-duplicate messages as one card: how many, a sample (threats behind a warning), since when."""
+    head = t("cluster.title", count=c.count, label=escape(_cut(c.surge_label, 80)))
+    if c.threats:
+        body = t("cluster.hidden", threats=c.threats)  # staff protection: threats are not shown by default
+    else:
+        body = quote(_cut(c.sample, 600))
+    meta = [t("cluster.span", first=_when(t, c.first_at), last=_when(t, c.last_at))]
+    if c.words:
+        meta.append(t("cluster.words", words=escape(", ".join(c.words[:5]))))
+    if c.negative:
+        meta.append(t("cluster.negative", count=c.negative))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{body}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(meta)}]},
+    ]
+    return t("cluster.fallback", count=c.count), blocks
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _button(text: str, action: SurgeAction, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action.value, "text": _plain(text), "value": value}
+    if style:
+        button["style"] = style
+    return button

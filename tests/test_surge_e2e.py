@@ -1,0 +1,126 @@
+"""A storm on one post, end to end through the fake Slack: alert, clusters instead of cards, crisis mode."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.models import Case, Mention, Surge
+from tests.fakes.reply_receiver import ReplyReceiver
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import CHANNEL, card_text, mention
+
+ALERTS = "C0ALERTS"
+ROLES = {
+    "agents": ["U0AGENT1"],
+    "spokespersons": ["U0SPOKE1"],
+    "managers": ["U0MGR1"],
+    "coordinators": ["U0COORD1"],
+}
+ANGRY = [
+    "Schaam je HEMA, weg met die campagne!",
+    "Walgelijk dit, HEMA. Ik kom nooit meer.",
+    "Boycot HEMA!!! schandalig",
+    "Wat een schandalige actie van HEMA, echt walgelijk",
+]
+
+
+def storm(start: int, n: int) -> list[dict[str, Any]]:
+    """n comments on one Facebook post, each from someone else, a few angry wordings with variations."""
+    return [
+        mention(
+            f"s{i}",
+            source="facebook",
+            thread_id="post1",
+            venue="own",
+            author={"id": f"fan{i}", "handle": f"fan{i}", "followers": 10},
+            text=f"{ANGRY[i % len(ANGRY)]} {'!' * (i % 3)}",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
+    bot_factory: Any, fake_slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    bot = await bot_factory(
+        slack=fake_slack,
+        reply_url=receiver.url,
+        slack_config={"alerts_channel": ALERTS},
+        roles=ROLES,
+        surge={"check": "200ms", "card_every": "500ms", "ack_within": "2s"},
+    )
+    for batch in range(3):
+        status, body = await bot.post_mentions(storm(batch * 40, 40))
+        assert status == 202 and body["accepted"] == 40
+    alert = await fake_slack.wait_for(lambda: fake_slack.messages[ALERTS][0], timeout=15)
+    assert "storm op" in card_text(alert) and "surge.ack" in card_text(alert)
+    manager = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0MGR1")[0])
+    assert "storm" in manager["text"]
+    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0SPOKE1"))
+
+    # from now on the post's new comments join cluster cards instead of a card each (and the
+    # cards of the storm still waiting for Slack's pace are taken back into the clusters)
+    for batch in range(3, 8):
+        await bot.post_mentions(storm(batch * 40, 40))
+    await fake_slack.wait_for(
+        lambda: [m for m in fake_slack.messages[CHANNEL] if "vergelijkbare berichten" in m["text"]] or None)
+    await asyncio.sleep(1.5)  # coalesced updates
+    top = [m for m in fake_slack.messages[CHANNEL] if not m.get("thread_ts")]
+    clusters = [m for m in top if "vergelijkbare berichten" in m["text"]]
+    assert 1 <= len(clusters) <= 12 and len(top) - len(clusters) < 120, (len(top), len(clusters))
+    async with bot.rt.maker() as session:
+        stored = await session.scalar(select(func.count()).select_from(Mention))
+        clustered = await session.scalar(
+            select(func.count()).select_from(Case).where(Case.status == "clustered")
+        )
+        counted = await session.scalar(
+            select(func.count()).select_from(Mention).where(Mention.cluster_id.is_not(None))
+        )
+    assert stored == 320 and clustered is not None and clustered >= 200
+    assert counted == clustered  # every mention stays stored and counted in its cluster
+
+    # an agent may not declare a crisis; the manager acknowledges and does
+    value = next(
+        el["value"]
+        for b in alert["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el["action_id"] == "surge.crisis"
+    )
+    await bot.click(fake_slack, action_id="surge.crisis", value=value, user="U0AGENT1", message_ts=alert["ts"])
+    await fake_slack.wait_for(lambda: fake_slack.ephemerals)
+    await bot.click(fake_slack, action_id="surge.ack", value=value, user="U0MGR1", message_ts=alert["ts"])
+    await fake_slack.wait_for(lambda: "Opgepakt door <@U0MGR1>" in card_text(alert))
+    await bot.click(fake_slack, action_id="surge.crisis", value=value, user="U0MGR1", message_ts=alert["ts"])
+    await fake_slack.wait_for(lambda: "Crisismodus sinds" in card_text(alert))
+    # crisis mode: a reply on that post needs the spokesperson
+    await bot.post_mentions(
+        mention(
+            "late1",
+            source="facebook",
+            thread_id="post1",
+            text="Wat is jullie reactie?",
+            author={"id": "q1", "handle": "q1"},
+        )
+    )
+
+    async def needs_approval() -> bool:
+        async with bot.rt.maker() as session:
+            return bool(
+                await session.scalar(select(Mention.needs_approval).where(Mention.external_id == "mlate1"))
+            )
+
+    for _ in range(50):
+        if await needs_approval():
+            break
+        await asyncio.sleep(0.1)
+    assert await needs_approval()
+    async with bot.rt.maker() as session:
+        surge = await session.scalar(select(Surge))
+    assert surge is not None and surge.scope == "thread" and surge.key == "thread:facebook:post1"
+    # Slack stays usable: far fewer posts than mentions
+    posts = len(fake_slack.calls_to("chat.postMessage"))
+    assert posts < 321 * 0.5, posts
