@@ -280,6 +280,7 @@ async def test_expert_answer_in_the_thread_becomes_the_draft(cbot: Bot, fake_sla
     question = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0EXP1")[0])
     assert "achteraf naar een afhaalpunt" in card_text(question) and "expert.answer" in buttons(question)
     await fake_slack.wait_for(lambda: "Expert gevraagd" in card_text(card))
+    await settle(cbot)  # the question's thread is remembered once its post is recorded
 
     status, _ = await cbot.event({"type": "message", "channel": "D0EXP1", "channel_type": "im",
                                   "user": "U0EXP1",
