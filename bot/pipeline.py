@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kinds import CARD_POST, CARD_UPDATE, NOTE, NOTICE, UPDATE_LANE, post_lane
+from bot.kinds import CARD_POST, CARD_UPDATE, MESSAGE, NOTE, NOTICE, UPDATE_LANE, post_lane
 from bot.models import Case, CaseStatus, Clock, ClockKind, Mention
 from bot.outbox import enqueue_many, outbox_row, pending_cases
 from bot.ports import MentionChange
@@ -283,6 +283,14 @@ async def ingest(
                             venue=m.resolved_venue, account=m.account)
             for m, (mid, t) in zip(fresh, assignments, strict=True)
             if t.id not in skipped and (t.case is None or t.case.decision != "skip")], now=now, coord=coord)
+    threats = {key for key, found in assessed.items() if found.classification.threat}
+    threatened = {t.id for m, (_, t) in zip(fresh, assignments, strict=True) if (m.source, m.id) in threats}
+    if threatened:  # staff protection: keep the evidence (also if the post is deleted), tell security
+        await session.execute(update(Case).where(Case.id.in_(threatened)).values(evidence_hold=True))
+        for case_id in sorted(threatened):
+            for person in coord.cfg.surge.security if coord is not None else []:
+                outbox.append(outbox_row(kind=MESSAGE, lane=post_lane(person), case_id=case_id, now=now,
+                                         payload={"to": person, "event": "threat_reported", "params": {}}))
     already = await pending_cases(session, case_ids=sorted(touched), kind=CARD_UPDATE)
     outbox += [outbox_row(kind=CARD_UPDATE, lane=UPDATE_LANE, case_id=cid, now=now)
                for cid in sorted(touched - already)]

@@ -33,6 +33,8 @@ class CardAction(StrEnum):
     UNHIDE = "case.unhide"
     OPEN = "case.open"
     """A link button to the original, for sources we only read ("open to respond")."""
+    SHOW = "case.show"
+    """Show a threatening message that the card keeps behind a content warning."""
 
 
 def parse_model(model: type[M], raw: str | None) -> M:
@@ -128,6 +130,8 @@ class CaseCard:
     compact: bool = False
     """Skipped by policy: show one line and a way to pick it up anyway."""
     coordination: CoordinationView | None = None
+    threat: bool = False
+    """The message threatens people: its text is behind a content warning (staff protection)."""
 
 
 @dataclass(frozen=True)

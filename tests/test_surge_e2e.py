@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -66,7 +67,8 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
     for batch in range(3, 8):
         await bot.post_mentions(storm(batch * 40, 40))
     await fake_slack.wait_for(
-        lambda: [m for m in fake_slack.messages[CHANNEL] if "vergelijkbare berichten" in m["text"]] or None)
+        lambda: [m for m in fake_slack.messages[CHANNEL] if "vergelijkbare berichten" in m["text"]] or None
+    )
     await asyncio.sleep(1.5)  # coalesced updates
     top = [m for m in fake_slack.messages[CHANNEL] if not m.get("thread_ts")]
     clusters = [m for m in top if "vergelijkbare berichten" in m["text"]]
@@ -124,3 +126,37 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
     # Slack stays usable: far fewer posts than mentions
     posts = len(fake_slack.calls_to("chat.postMessage"))
     assert posts < 321 * 0.5, posts
+
+
+async def test_a_threat_is_hidden_on_its_card_shown_on_request_and_sent_to_security(
+    bot_factory: Any, fake_slack: FakeSlack, receiver: ReplyReceiver
+) -> None:
+    from bot.pipeline import apply_changes
+    from bot.ports import MentionChange
+
+    bot = await bot_factory(
+        slack=fake_slack, reply_url=receiver.url, roles=ROLES, surge={"security": ["U0SEC1"]}
+    )
+    threat = "Ik weet waar jullie filiaal in Utrecht zit, ik kom vanavond met een mes voor die kassamedewerker"
+    await bot.post_mentions(mention("t1", text=threat))
+    card = await fake_slack.wait_for(lambda: fake_slack.messages[CHANNEL][0])
+    assert "bedreiging" in card_text(card) and "kassamedewerker" not in card_text(card)
+    security = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0SEC1")[0])
+    assert "Bedreiging" in security["text"] and "kassamedewerker" in card_text(security)
+    show = next(
+        el["value"]
+        for b in card["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el["action_id"] == "case.show"
+    )
+    await bot.click(fake_slack, action_id="case.show", value=show, message_ts=card["ts"])
+    await fake_slack.wait_for(lambda: next(v for v in fake_slack.views.values() if "kassamedewerker" in str(v)))
+    # the author deletes the post: the text stays, as evidence
+    async with bot.rt.uow() as session:
+        await apply_changes(
+            session, [MentionChange(source="forum-x", mention_id="mt1", deleted=True)], now=datetime.now(UTC)
+        )
+    async with bot.rt.maker() as session:
+        kept = await session.scalar(select(Mention).where(Mention.external_id == "mt1"))
+    assert kept is not None and kept.deleted_at is not None and "kassamedewerker" in kept.text

@@ -252,6 +252,15 @@ async def record_thread_message(
     return case_id
 
 
+async def show_text(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetime, coord: Coord) -> str:
+    """The text behind a card's content warning (who looked is audited)."""
+    coord.team.require_member(actor, action="case.show")
+    case = await get_case(session, ref)
+    mention = await latest_mention(session, case.id)
+    audit.record(session, case_id=case.id, actor=actor, action="show", at=now, mention_id=mention.id)
+    return mention.text
+
+
 async def ref_for_card(session: AsyncSession, *, channel: str, ts: str) -> CaseRef:
     """The case whose card is the message at (channel, ts) (for controls that carry no value)."""
     ref = await session.scalar(select(Case.ref).where(Case.card_channel == channel, Case.card_ts == ts))
@@ -327,6 +336,7 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks,
         compact=compact_skipped and case.decision == "skip" and case.status == CaseStatus.OPEN
         and case.owner is None,
         coordination=await _coordination_view(session, case, now),
+        threat=latest.threat,
     )
 
 

@@ -11,6 +11,7 @@ Crisis mode on a surge's scope makes every reply there need a spokesperson's app
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -162,6 +163,14 @@ async def on_event(
         surges.pop(ev.key, None)
         _queue_card(session, surge, now=now, coord=coord)
         return surge
+    if surge is None and ev.scope != "thread":
+        storm = next((x for x in surges.values() if x.scope == "thread"), None)
+        if storm is not None:  # one storm, one alert: the post it is on says more than "all channels"
+            if LEVELS[ev.level] > LEVELS.get(storm.level, 0):
+                ev = replace(ev, key=storm.key, scope="thread")
+                return await on_event(session, ev, now=now, coord=coord, surges=surges)
+            return storm
+    quiet = surge is None and any(LEVELS.get(x.level, 0) >= LEVELS[ev.level] for x in surges.values())
     if surge is None:
         label, _ = await _label(session, ev.key)
         surge = Surge(
@@ -190,7 +199,7 @@ async def on_event(
     _figures(surge, ev)
     surge.updated_at = now
     _queue_card(session, surge, now=now, coord=coord)
-    if lifted:
+    if lifted and not quiet:  # already told of this storm at this level (e.g. its org-wide alarm)
         people = team.members(Role.MANAGER) + team.members(Role.SPOKESPERSON)
         if surge.threats:
             people += list(coord.cfg.surge.security)

@@ -125,6 +125,8 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     )
     flags = [t(f"card.{flag}") for flag in ("deleted", "edited", "hidden", "liked") if getattr(card, flag)]
     body = quote(card.text) if card.text else ("_" + t("card.text_removed") + "_" if card.deleted else "> …")
+    if card.threat and card.text:
+        body = t("card.content_warning")  # staff protection: the text only on request (button below)
     if flags:
         body += "\n_" + " · ".join(flags) + "_"
     blocks: list[dict[str, Any]] = [
@@ -175,7 +177,10 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         )
     if card.triage is not None:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t)}]}
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": triage_line(card.triage, t, hide_words=card.threat)}],
+            }
         )
     if card.coordination is not None:
         lines = coordination_lines(card.coordination, t)
@@ -234,6 +239,8 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     ):
         if action in card.actions:
             buttons.append(_button(t(label), action, value))
+    if card.threat and card.text:
+        buttons.append(_button(t("button.show"), CardAction.SHOW, value))
     if CardAction.ASSIGN in card.actions:
         picker: dict[str, Any] = {"type": "users_select", "action_id": CardAction.ASSIGN.value,
                                   "placeholder": _plain(t("button.assign"))}
@@ -259,8 +266,11 @@ DECISION_EMOJI = {
 }
 
 
-def triage_line(v: TriageView, t: Translator) -> str:
-    """Decision, priority, intent, sentiment and the reasons, in one compact line."""
+def triage_line(v: TriageView, t: Translator, *, hide_words: bool = False) -> str:
+    """Decision, priority, intent, sentiment and the reasons, in one compact line.
+
+    `hide_words`: leave out the words a threat was recognised by (the card hides the message).
+    """
     parts = []
     if v.decision:
         parts.append(f"{DECISION_EMOJI.get(v.decision, '')} *{t('decision.' + v.decision)}*")
@@ -275,7 +285,7 @@ def triage_line(v: TriageView, t: Translator) -> str:
     if v.needs_approval:
         parts.append(":lock: " + t("card.needs_approval"))
     line = " · ".join(parts)
-    why = explain(t, list(v.reasons))
+    why = explain(t, [r for r in v.reasons if not (hide_words and r.code == "threat")])
     if why:
         line += " — " + escape("; ".join(why))[:600]
     return line
@@ -498,6 +508,16 @@ def _approval_choice(t: Translator, form: ReplyForm | None) -> list[dict[str, An
         "element": {"type": "checkboxes", "action_id": Block.ASK_APPROVAL_BOX.value,
                     "options": [{"text": _plain(t("modal.reply.ask_approval")), "value": "yes"}]},
     }]
+
+
+def text_modal(t: Translator, title: str, text: str) -> dict[str, Any]:
+    """A modal that only shows a text (a message behind a content warning)."""
+    return {
+        "type": "modal",
+        "title": _plain(title[:24]),
+        "close": _plain(t("modal.cancel")),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": quote(text, 2900)}}],
+    }
 
 
 def unavailable_modal(t: Translator, message: str) -> dict[str, Any]:

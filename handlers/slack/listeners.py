@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 from bot.services import audit, cases, experts, replies
 from bot.services.inbound import first_time
 from handlers.slack import coord_listeners
-from handlers.slack.blocks import ignore_modal, reply_modal, unavailable_modal, user
+from handlers.slack.blocks import ignore_modal, reply_modal, text_modal, unavailable_modal, user
 from handlers.slack.ids import Action, Block, Callback, ModalAction
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,15 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         await ack(response_action="clear")  # closes a stacked modal and the one below it
 
+    async def show(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                   payload: dict[str, Any]) -> None:
+        await ack()
+        ref = cases.parse_ref(payload.get("value"))
+        async with rt.uow() as session:
+            text = await cases.show_text(session=session, ref=ref, actor=body["user"]["id"], now=utcnow(),
+                                         coord=rt.coord)
+        await client.views_open(trigger_id=body["trigger_id"], view=text_modal(t, t("modal.show.title"), text))
+
     async def open_ignore(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           payload: dict[str, Any]) -> None:
         await ack()
@@ -188,6 +197,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     app.action(Action.HIDE.value)(guarded(hide_listener(True)))
     app.action(Action.UNHIDE.value)(guarded(hide_listener(False)))
     app.action(Action.OPEN.value)(_ack_link)
+    app.action(Action.SHOW.value)(guarded(show))
     app.view(Callback.REPLY.value)(guarded(submit_reply))
     app.view(Callback.IGNORE.value)(guarded(submit_ignore))
     app.event("message")(guarded(thread_message))

@@ -109,10 +109,8 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
 def render_cluster(c: ClusterCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
     """Near-duplicate messages as one card: how many, a sample (threats behind a warning), since when."""
     head = t("cluster.title", count=c.count, label=escape(_cut(c.surge_label, 80)))
-    if c.threats:
-        body = t("cluster.hidden", threats=c.threats)  # staff protection: threats are not shown by default
-    else:
-        body = quote(_cut(c.sample, 600))
+    # staff protection: a cluster with threats does not show its text by default
+    body = t("cluster.hidden", threats=c.threats) if c.threats else quote(_cut(c.sample, 600))
     meta = [t("cluster.span", first=_when(t, c.first_at), last=_when(t, c.last_at))]
     if c.words:
         meta.append(t("cluster.words", words=escape(", ".join(c.words[:5]))))
