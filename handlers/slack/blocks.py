@@ -118,7 +118,8 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         return render_compact(card, t)
     src = source_label(t, card.source)
     author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
-    fallback = t("card.fallback", author=author, source=src, text=card.text[:PLAIN_LIMIT])
+    shown = t("card.threat_hidden") if card.threat else card.text[:PLAIN_LIMIT]  # notifications show no threat
+    fallback = t("card.fallback", author=author, source=src, text=shown)
     head = (
         f"{SOURCE_EMOJI.get(card.source, ':globe_with_meridians:')} *{escape(src)}* · "
         f"{t(f'venue.{card.venue}')} · {author_line(t, card)}"
