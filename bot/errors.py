@@ -73,3 +73,9 @@ class NoExperts(WebcareError):
 
 class AnswerGone(WebcareError):
     key = "error.answer_gone"
+
+
+class NoStatement(WebcareError):
+    """Bulk replies need the holding statement a spokesperson approved."""
+
+    key = "error.no_statement"

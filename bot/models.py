@@ -538,6 +538,10 @@ class Surge(Base):
     escalated_at: Mapped[datetime | None]
     crisis_by: Mapped[str | None] = mapped_column(String(64))
     crisis_at: Mapped[datetime | None]
+    statement: Mapped[str | None] = mapped_column(Text)
+    """The holding statement, once a spokesperson approved it (offered to every author, varied)."""
+    statement_by: Mapped[str | None] = mapped_column(String(64))
+    statement_at: Mapped[datetime | None]
     card_channel: Mapped[str | None] = mapped_column(String(32))
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_due_at: Mapped[datetime | None]

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, _NoSideEffects
-from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_POST, SURGE_UPDATE
+from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_NOTE, SURGE_POST, SURGE_UPDATE
 from bot.models import OutboxItem, Surge, SurgeCluster
 from bot.outbox import Job, Skip
 from bot.ports import ChatPort, MessageRef
 from bot.services.surges import history_points
-from bot.views import ClusterCard, ClusterLine, PersonMessage, SurgeAlert
+from bot.views import ClusterCard, ClusterLine, PersonMessage, SurgeAlert, ThreadNote
 
 TOP_CLUSTERS = 3
 
@@ -50,6 +50,8 @@ async def surge_view(session: AsyncSession, surge: Surge) -> SurgeAlert:
         crisis=surge.crisis_at is not None,
         crisis_at=surge.crisis_at,
         resolved_at=surge.resolved_at,
+        statement_by=surge.statement_by,
+        statement_at=surge.statement_at,
     )
 
 
@@ -57,6 +59,8 @@ def cluster_view(cluster: SurgeCluster, surge: Surge) -> ClusterCard:
     """A cluster card's view."""
     return ClusterCard(
         ref=surge.ref,
+        cluster_id=cluster.id,
+        statement_ready=bool(surge.statement),
         surge_label=surge.label or "",
         count=cluster.count,
         sample=cluster.sample,
@@ -197,6 +201,50 @@ class SurgeMessageJob(_NoSideEffects):
         return ref.ts if ref else None
 
 
+@dataclass(frozen=True)
+class _Note:
+    parent: MessageRef
+    note: ThreadNote
+
+
+class SurgeNoteJob(_NoSideEffects):
+    """A line in the alert card's thread (the incident's timeline)."""
+
+    def __init__(self, chat: ChatPort | None) -> None:
+        self.chat = chat
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        surge = await session.get(Surge, item.payload["surge_id"])
+        if surge is None:
+            return Skip("surge is gone")
+        if not surge.card_ts or not surge.card_channel:
+            return CARD_PENDING
+        p = item.payload
+        note = ThreadNote(
+            event=p["event"],
+            actor=p.get("actor"),
+            text=p.get("text"),
+            params={k: str(v) for k, v in (p.get("params") or {}).items()},
+        )
+        return _Note(parent=MessageRef(surge.card_channel, surge.card_ts), note=note)
+
+    async def send(self, item: OutboxItem, prepared: _Note) -> str | None:
+        assert self.chat is not None
+        return (await self.chat.post_note(parent=prepared.parent, note=prepared.note, marker=item.key)).ts
+
+    async def reconcile(self, item: OutboxItem, prepared: _Note) -> str | None:
+        assert self.chat is not None
+        ref = await self.chat.find_marker(
+            channel=prepared.parent.channel,
+            marker=item.key,
+            since=item.created_at - RECONCILE_WINDOW,
+            thread_ts=prepared.parent.ts,
+        )
+        return ref.ts if ref else None
+
+
 def _growth(surge: Surge) -> float:
     return surge.rate_per_hour / surge.expected_per_hour if surge.expected_per_hour > 0 else 0.0
 
@@ -209,4 +257,5 @@ def surge_jobs(chat: ChatPort | None) -> dict[str, Job]:
         CLUSTER_POST: ClusterCardJob(chat, update=False),
         CLUSTER_UPDATE: ClusterCardJob(chat, update=True),
         SURGE_MESSAGE: SurgeMessageJob(chat),
+        SURGE_NOTE: SurgeNoteJob(chat),
     }

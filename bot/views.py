@@ -276,6 +276,8 @@ class SurgeAlert:
     crisis_at: datetime | None = None
     resolved_at: datetime | None = None
     url: str | None = None
+    statement_by: str | None = None
+    statement_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ class ClusterCard:
     """Near-duplicate messages of a surge, one card updated in place instead of one card each."""
 
     ref: str
+    cluster_id: int
     surge_label: str
     count: int
     sample: str
@@ -292,3 +295,5 @@ class ClusterCard:
     first_at: datetime
     last_at: datetime
     handled_by: str | None = None
+    statement_ready: bool = False
+    """A holding statement is approved: the card offers to answer every author with it."""

@@ -127,6 +127,49 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
     posts = len(fake_slack.calls_to("chat.postMessage"))
     assert posts < 321 * 0.5, posts
 
+    # the spokesperson approves a holding statement once; agents answer a whole cluster with it,
+    # every author in other words
+    await bot.click(
+        fake_slack, action_id="surge.statement", value=value, user="U0SPOKE1", message_ts=alert["ts"]
+    )
+    view = await fake_slack.wait_for(
+        lambda: next(v for v in fake_slack.views.values() if v.get("callback_id") == "surge.statement")
+    )
+    statement = "We begrijpen de ophef en halen de campagne offline. Vandaag volgt meer uitleg."
+    status, body = await bot.submit(
+        callback_id="surge.statement",
+        private_metadata=view["private_metadata"],
+        values={"statement": {"text": statement}},
+        user="U0SPOKE1",
+    )
+    assert status == 200 and "errors" not in body
+    await fake_slack.wait_for(lambda: "Verklaring goedgekeurd door <@U0SPOKE1>" in card_text(alert))
+    cluster = await fake_slack.wait_for(
+        lambda: next(m for m in fake_slack.messages[CHANNEL] if "cluster.reply" in card_text(m))
+    )
+    reply_value = next(
+        el["value"]
+        for b in cluster["blocks"]
+        if b["type"] == "actions"
+        for el in b["elements"]
+        if el["action_id"] == "cluster.reply"
+    )
+    await bot.click(fake_slack, action_id="cluster.reply", value=reply_value, message_ts=cluster["ts"])
+    sent = await receiver.wait_for(
+        lambda: list(receiver.delivered.values()) if len(receiver.delivered) >= 5 else None, timeout=20
+    )
+    texts = [d["text"] for d in sent]
+    assert all(statement in x for x in texts) and len(set(texts)) == len(texts)  # never identical copies
+    # closing the alert writes the summary in its thread
+    await bot.click(fake_slack, action_id="surge.resolve", value=value, user="U0MGR1", message_ts=alert["ts"])
+    await fake_slack.wait_for(
+        lambda: any(
+            "Samenvatting" in m["text"]
+            for m in fake_slack.messages[ALERTS]
+            if m.get("thread_ts") == alert["ts"]
+        )
+    )
+
 
 async def test_a_threat_is_hidden_on_its_card_shown_on_request_and_sent_to_security(
     bot_factory: Any, fake_slack: FakeSlack, receiver: ReplyReceiver

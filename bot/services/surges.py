@@ -15,22 +15,28 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import AlreadyDecided, BadReference
+from bot.errors import AlreadyDecided, BadReference, InvalidInput, NoStatement
+from bot.i18n import Translator
 from bot.kinds import (
     CLUSTER_POST,
     CLUSTER_UPDATE,
+    HIDE,
+    REPLY,
     SURGE_MESSAGE,
+    SURGE_NOTE,
     SURGE_POST,
     SURGE_UPDATE,
     UPDATE_LANE,
     post_lane,
 )
-from bot.models import Case, Mention, Surge, SurgeCluster, SurgeState
+from bot.models import Case, Mention, Reply, ReplyStatus, Surge, SurgeCluster, SurgeState
 from bot.outbox import enqueue
+from bot.services.cardwork import network_lane
 from bot.services.coord import Coord
+from bot.sinks import Sinks
 from bot.surge.events import SurgeEvent
 from bot.team import Role
 from bot.views import parse_model
@@ -52,6 +58,24 @@ class SurgeRef(BaseModel):
 def surge_value(ref: str) -> str:
     """Serialise a surge reference for a button value."""
     return SurgeRef(surge=ref).model_dump_json()
+
+
+class ClusterRef(BaseModel):
+    """What a cluster card's buttons carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: int = Field(ge=1)
+
+
+def cluster_value(cluster_id: int) -> str:
+    """Serialise a cluster reference for a button value."""
+    return ClusterRef(cluster=cluster_id).model_dump_json()
+
+
+def parse_cluster(raw: str | None) -> ClusterRef:
+    """Read a cluster reference; a malformed one raises BadReference."""
+    return parse_model(ClusterRef, raw)
 
 
 def parse_surge(raw: str | None) -> SurgeRef:
@@ -161,6 +185,7 @@ async def on_event(
         _figures(surge, ev)
         surge.state, surge.resolved_at, surge.updated_at = SurgeState.RESOLVED.value, now, now
         surges.pop(ev.key, None)
+        await _summary(session, surge, actor=None, now=now)
         _queue_card(session, surge, now=now, coord=coord)
         return surge
     if surge is None and ev.scope != "thread":
@@ -272,8 +297,43 @@ async def resolve(*, session: AsyncSession, ref: str, actor: str, now: datetime,
     if surge.state != SurgeState.RESOLVED:
         surge.state, surge.resolved_at, surge.updated_at = SurgeState.RESOLVED.value, now, now
         surge.acked_by = surge.acked_by or actor
+        await _summary(session, surge, actor=actor, now=now)
         _queue_card(session, surge, now=now, coord=coord)
     return surge
+
+
+async def _summary(session: AsyncSession, surge: Surge, *, actor: str | None, now: datetime) -> None:
+    """Closing the incident writes a short summary in its timeline."""
+    clusters = await session.scalar(
+        select(func.count()).select_from(SurgeCluster).where(SurgeCluster.surge_id == surge.id)
+    )
+    replies = await session.scalar(
+        select(func.count())
+        .select_from(Reply)
+        .join(Mention, Mention.id == Reply.mention_id)
+        .join(SurgeCluster, SurgeCluster.id == Mention.cluster_id)
+        .where(SurgeCluster.surge_id == surge.id)
+    )
+    minutes = int((now - surge.started_at).total_seconds() // 60)
+    statement = (
+        str(int((surge.statement_at - surge.started_at).total_seconds() // 60)) if surge.statement_at else "-"
+    )
+    _timeline(
+        session,
+        surge,
+        "surge_summary",
+        now=now,
+        actor=actor,
+        params={
+            "minutes": str(minutes),
+            "messages": str(surge.messages),
+            "authors": str(surge.authors),
+            "threats": str(surge.threats),
+            "clusters": str(clusters or 0),
+            "replies": str(replies or 0),
+            "statement": statement,
+        },
+    )
 
 
 async def crisis(*, session: AsyncSession, ref: str, actor: str, now: datetime, coord: Coord) -> Surge:
@@ -334,3 +394,174 @@ def history_points(surge: Surge) -> tuple[tuple[datetime, float], ...]:
 def since(surge: Surge, now: datetime) -> timedelta:
     """How long the surge has been going on."""
     return now - surge.started_at
+
+
+# --- crisis mode: the holding statement, the timeline, bulk actions on clusters ------------------
+
+STATEMENT_ROLES = (Role.SPOKESPERSON, Role.BACKUP_SPOKESPERSON, Role.MANAGER)
+
+
+def _timeline(
+    session: AsyncSession,
+    surge: Surge,
+    event: str,
+    *,
+    now: datetime,
+    actor: str | None = None,
+    text: str | None = None,
+    params: dict[str, str] | None = None,
+) -> None:
+    """A line in the alert card's thread: the incident's timeline."""
+    enqueue(
+        session,
+        kind=SURGE_NOTE,
+        lane=post_lane(surge.card_channel or ""),
+        now=now,
+        payload={"surge_id": surge.id, "event": event, "actor": actor, "text": text, "params": params or {}},
+    )
+
+
+async def approve_statement(
+    *, session: AsyncSession, ref: str, actor: str, text: str, now: datetime, coord: Coord
+) -> Surge:
+    """The spokesperson approves the holding statement once; agents then offer it in varied wording."""
+    coord.team.require(actor, *STATEMENT_ROLES, action="surge.statement")
+    text = text.strip()
+    if not text:
+        raise InvalidInput(field="statement", reason="empty")
+    surge = await _load(session, ref)
+    surge.statement, surge.statement_by, surge.statement_at, surge.updated_at = text[:1000], actor, now, now
+    _timeline(
+        session,
+        surge,
+        "surge_statement",
+        now=now,
+        actor=actor,
+        text=surge.statement,
+        params={"minutes": str(int((now - surge.started_at).total_seconds() // 60))},
+    )
+    _queue_card(session, surge, now=now, coord=coord)
+    for cluster in await session.scalars(select(SurgeCluster).where(SurgeCluster.surge_id == surge.id)):
+        queue_cluster_card(session, cluster, now=now, coord=coord, channel=cluster.card_channel or "")
+    return surge
+
+
+async def current_statement(*, session: AsyncSession, ref: str) -> str | None:
+    """The approved statement of a surge, if any (to edit it)."""
+    return await session.scalar(select(Surge.statement).where(Surge.ref == ref))
+
+
+def varied(t: Translator, statement: str, *, name: str | None, nth: int) -> str:
+    """The statement in the `nth` wording: greeting, opening and closing vary, the statement does not."""
+    opens, closes = (
+        (t(f"statement.open.{i}") for i in range(1, 5)),
+        [t(f"statement.close.{i}") for i in range(1, 4)],
+    )
+    opening = list(opens)[nth % 4]
+    closing = closes[(nth // 4) % 3]
+    greeting = t("statement.greeting", name=name) if name else ""
+    return " ".join(p for p in (greeting, opening, statement, closing) if p)
+
+
+async def reply_cluster(
+    *, session: AsyncSession, cluster_id: int, actor: str, now: datetime, coord: Coord, sinks: Sinks
+) -> int:
+    """Answer every author in a cluster with the approved statement, each in a different wording."""
+    coord.team.require_member(actor, action="cluster.reply")
+    cluster, surge = await _cluster(session, cluster_id)
+    if not surge.statement:
+        raise NoStatement()
+    replied = set(
+        await session.scalars(
+            select(Reply.mention_id)
+            .join(Mention, Mention.id == Reply.mention_id)
+            .where(Mention.cluster_id == cluster.id)
+        )
+    )
+    mentions = list(
+        await session.scalars(select(Mention).where(Mention.cluster_id == cluster.id).order_by(Mention.id))
+    )
+    sent = 0
+    for nth, m in enumerate(mentions):
+        caps = sinks.capabilities(m.source)
+        if m.id in replied or m.case_id is None or not caps.reply or caps.read_only or m.deleted_at is not None:
+            continue
+        text = varied(
+            coord.t, surge.statement, name=f"@{m.author_handle}" if m.author_handle else None, nth=nth
+        )
+        if caps.max_length is not None and len(text) > caps.max_length:
+            text = surge.statement if len(surge.statement) <= caps.max_length else ""
+        if not text:
+            continue
+        reply = Reply(
+            case_id=m.case_id,
+            mention_id=m.id,
+            agent=actor,
+            text=text,
+            status=ReplyStatus.QUEUED.value,
+            created_at=now,
+        )
+        session.add(reply)
+        await session.flush()
+        enqueue(
+            session,
+            kind=REPLY,
+            lane=network_lane(m.source, m.account),
+            case_id=m.case_id,
+            now=now,
+            payload={"reply_id": reply.id},
+        )
+        sent += 1
+    _timeline(session, surge, "cluster_replied", now=now, actor=actor, params={"count": str(sent)})
+    return sent
+
+
+async def hide_cluster(
+    *, session: AsyncSession, cluster_id: int, actor: str, now: datetime, coord: Coord, sinks: Sinks
+) -> int:
+    """Hide the abusive and threatening comments of a cluster where the network allows it."""
+    coord.team.require_member(actor, action="cluster.hide")
+    cluster, surge = await _cluster(session, cluster_id)
+    abusive = list(
+        await session.scalars(
+            select(Mention).where(
+                Mention.cluster_id == cluster.id, Mention.intent == "threat", Mention.hidden.is_(False)
+            )
+        )
+    )
+    hidden = 0
+    for m in abusive:
+        if not sinks.capabilities(m.source).hide or m.deleted_at is not None:
+            continue
+        m.hidden = True
+        enqueue(
+            session,
+            kind=HIDE,
+            lane=network_lane(m.source, m.account),
+            case_id=m.case_id,
+            now=now,
+            payload={"mention_id": m.id, "hidden": True, "actor": actor},
+        )
+        hidden += 1
+    _timeline(session, surge, "cluster_hidden", now=now, actor=actor, params={"count": str(hidden)})
+    return hidden
+
+
+async def cluster_handled(
+    *, session: AsyncSession, cluster_id: int, actor: str, now: datetime, coord: Coord
+) -> SurgeCluster:
+    """Mark a cluster handled (its card says by whom)."""
+    coord.team.require_member(actor, action="cluster.handled")
+    cluster, surge = await _cluster(session, cluster_id)
+    if cluster.handled_by is None:
+        cluster.handled_by = actor
+        queue_cluster_card(session, cluster, now=now, coord=coord, channel=cluster.card_channel or "")
+    return cluster
+
+
+async def _cluster(session: AsyncSession, cluster_id: int) -> tuple[SurgeCluster, Surge]:
+    cluster = await session.get(SurgeCluster, cluster_id, with_for_update=True)
+    surge = await session.get(Surge, cluster.surge_id) if cluster is not None else None
+    if cluster is None or surge is None:
+        raise BadReference()
+    return cluster, surge

@@ -292,7 +292,7 @@ def triage_line(v: TriageView, t: Translator, *, hide_words: bool = False) -> st
     return line
 
 
-PEOPLE_PARAMS = frozenset({"owner", "agent", "people", "actor"})
+PEOPLE_PARAMS = frozenset({"owner", "agent", "people", "actor", "lead"})
 TIME_PARAMS = frozenset({"due", "until"})
 
 

@@ -26,8 +26,18 @@ from handlers.slack.coord_blocks import (
     promise_modal,
     snooze_modal,
 )
-from handlers.slack.ids import Action, ApprovalAction, Block, Callback, Command, ExpertAction, SurgeAction
+from handlers.slack.ids import (
+    Action,
+    ApprovalAction,
+    Block,
+    Callback,
+    ClusterAction,
+    Command,
+    ExpertAction,
+    SurgeAction,
+)
 from handlers.slack.reports import render_mine, render_overdue, render_stats
+from handlers.slack.surge_blocks import statement_modal
 
 Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
 Guard = Callable[[Listener], Listener]
@@ -249,6 +259,45 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
         listener.__name__ = name
         return listener
 
+    async def open_statement(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                             payload: dict[str, Any]) -> None:
+        await ack()
+        ref = surges.parse_surge(payload.get("value"))
+        metadata = surges.surge_value(ref.surge)
+        opened = (await client.views_open(trigger_id=body["trigger_id"], view=statement_modal(
+            t, metadata=metadata, text=t("statement.draft"))))["view"]
+        async with rt.maker() as session:
+            current = await surges.current_statement(session=session, ref=ref.surge)
+        if current:
+            await client.views_update(view_id=opened["id"], hash=opened.get("hash"),
+                                      view=statement_modal(t, metadata=metadata, text=current, fresh=True))
+
+    async def submit_statement(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                               payload: dict[str, Any]) -> None:
+        values = _values(payload)
+        block = next((b for b in values if b.startswith(Block.STATEMENT.value)), Block.STATEMENT.value)
+
+        async def work() -> None:
+            ref = surges.parse_surge(payload.get("private_metadata"))
+            async with rt.uow() as session:
+                await surges.approve_statement(session=session, ref=ref.surge, actor=actor(body),
+                                               text=_text(values, block), now=utcnow(), coord=rt.coord)
+
+        await submit(ack, t, work, default=block)
+
+    def cluster_listener(decide: Callable[..., Awaitable[object]], name: str, sinks: bool) -> Listener:
+        async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                           payload: dict[str, Any]) -> None:
+            await ack()
+            ref = surges.parse_cluster(payload.get("value"))
+            extra = {"sinks": rt.sinks} if sinks else {}
+            async with rt.uow() as session:
+                await decide(session=session, cluster_id=ref.cluster, actor=actor(body), now=utcnow(),
+                             coord=rt.coord, **extra)
+
+        listener.__name__ = name
+        return listener
+
     # --- /webcare ---------------------------------------------------------------------------
     async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -286,3 +335,10 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
     for action, decide in ((SurgeAction.ACK, surges.acknowledge), (SurgeAction.ESCALATE, surges.escalate),
                            (SurgeAction.RESOLVE, surges.resolve), (SurgeAction.CRISIS, surges.crisis)):
         app.action(action.value)(guarded(surge_listener(decide, action.value.replace(".", "_"))))
+    app.action(SurgeAction.STATEMENT.value)(guarded(open_statement))
+    app.view(Callback.STATEMENT.value)(guarded(submit_statement))
+    for c_action, c_decide, with_sinks in ((ClusterAction.REPLY, surges.reply_cluster, True),
+                                           (ClusterAction.HIDE, surges.hide_cluster, True),
+                                           (ClusterAction.HANDLED, surges.cluster_handled, False)):
+        app.action(c_action.value)(guarded(cluster_listener(c_decide, c_action.value.replace(".", "_"),
+                                                            with_sinks)))

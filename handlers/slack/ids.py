@@ -6,7 +6,7 @@ from bot.views import CardAction as Action  # the card's action ids are the core
 
 __all__ = [
     "Action", "ApprovalAction", "Block", "Callback", "Command", "ExpertAction", "MARKER_EVENT", "ModalAction",
-    "SurgeAction",
+    "SurgeAction", "ClusterAction",
 ]
 
 
@@ -19,6 +19,7 @@ class Callback(StrEnum):
     EXPERT_ANSWER = "expert.answer"
     APPROVAL_EDIT = "approval.edit"
     APPROVAL_REJECT = "approval.reject"
+    STATEMENT = "surge.statement"
 
 
 class ApprovalAction(StrEnum):
@@ -36,6 +37,15 @@ class SurgeAction(StrEnum):
     ESCALATE = "surge.escalate"
     RESOLVE = "surge.resolve"
     CRISIS = "surge.crisis"
+    STATEMENT = "surge.statement"
+
+
+class ClusterAction(StrEnum):
+    """Bulk actions on a cluster card."""
+
+    REPLY = "cluster.reply"
+    HIDE = "cluster.hide"
+    HANDLED = "cluster.handled"
 
 
 class ExpertAction(StrEnum):
@@ -78,6 +88,8 @@ class Block(StrEnum):
     APPROVAL_REASON = "reason"
     APPROVAL_ACTIONS = "approval.actions"
     SURGE_ACTIONS = "surge.actions"
+    CLUSTER_ACTIONS = "cluster.actions"
+    STATEMENT = "statement"
 
 
 MARKER_EVENT = "webcare_outbox"

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.i18n import Translator
-from bot.services.surges import surge_value
+from bot.services.surges import cluster_value, surge_value
 from bot.views import ClusterCard, SurgeAlert
 from handlers.slack.blocks import _plain, escape, quote, slack_date
-from handlers.slack.ids import Block, SurgeAction
+from handlers.slack.ids import Block, Callback, ClusterAction, SurgeAction
 
 BARS = "▁▂▃▄▅▆▇█"
 LEVEL_EMOJI = {"watch": ":eyes:", "alert": ":rotating_light:", "crisis": ":sos:"}
@@ -90,6 +90,13 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
         state.append(t("surge.crisis_on", since=_when(t, a.crisis_at)))
     if a.resolved_at:
         state.append(t("surge.resolved", at=_when(t, a.resolved_at)))
+    if a.statement_at and a.statement_by:
+        minutes = int((a.statement_at - a.started_at).total_seconds() // 60)
+        state.append(t("surge.statement_done", actor=f"<@{a.statement_by}>", minutes=minutes))
+    elif a.state != "resolved":  # the clock everyone watches: how long without a public word
+        state.append(
+            t("surge.statement_waiting", since=slack_date(a.started_at, "{ago}", t.datetime(a.started_at)))
+        )
     if state:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(state)}]})
     if a.state != "resolved":
@@ -101,6 +108,13 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
         buttons.append(_button(t("button.surge_escalate"), SurgeAction.ESCALATE, value))
         if not a.crisis:
             buttons.append(_button(t("button.surge_crisis"), SurgeAction.CRISIS, value, "danger"))
+        buttons.append(
+            _button(
+                t("button.surge_statement" if not a.statement_at else "button.surge_statement_edit"),
+                SurgeAction.STATEMENT,
+                value,
+            )
+        )
         buttons.append(_button(t("button.surge_resolve"), SurgeAction.RESOLVE, value))
         blocks.append({"type": "actions", "block_id": Block.SURGE_ACTIONS.value, "elements": buttons})
     return f"{t(f'surge.level.{a.level}')}: {what}"[:150], blocks
@@ -116,10 +130,21 @@ def render_cluster(c: ClusterCard, t: Translator) -> tuple[str, list[dict[str, A
         meta.append(t("cluster.words", words=escape(", ".join(c.words[:5]))))
     if c.negative:
         meta.append(t("cluster.negative", count=c.negative))
+    if c.handled_by:
+        meta.append(t("cluster.handled", actor=f"<@{c.handled_by}>"))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{body}"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(meta)}]},
     ]
+    if not c.handled_by:
+        value = cluster_value(c.cluster_id)
+        buttons = []
+        if c.statement_ready:
+            buttons.append(_button(t("button.cluster_reply"), ClusterAction.REPLY, value, "primary"))
+        if c.threats or c.negative:
+            buttons.append(_button(t("button.cluster_hide"), ClusterAction.HIDE, value))
+        buttons.append(_button(t("button.cluster_handled"), ClusterAction.HANDLED, value))
+        blocks.append({"type": "actions", "block_id": Block.CLUSTER_ACTIONS.value, "elements": buttons})
     return t("cluster.fallback", count=c.count), blocks
 
 
@@ -127,8 +152,37 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _button(text: str, action: SurgeAction, value: str, style: str | None = None) -> dict[str, Any]:
+def _button(
+    text: str, action: SurgeAction | ClusterAction, value: str, style: str | None = None
+) -> dict[str, Any]:
     button: dict[str, Any] = {"type": "button", "action_id": action.value, "text": _plain(text), "value": value}
     if style:
         button["style"] = style
     return button
+
+
+def statement_modal(t: Translator, *, metadata: str, text: str, fresh: bool = False) -> dict[str, Any]:
+    """The holding statement to approve (`fresh`: a new block id, so Slack shows the given text)."""
+    return {
+        "type": "modal",
+        "callback_id": Callback.STATEMENT.value,
+        "private_metadata": metadata,
+        "title": _plain(t("modal.statement.title")[:24]),
+        "submit": _plain(t("modal.statement.submit")[:24]),
+        "close": _plain(t("modal.cancel")),
+        "blocks": [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": t("modal.statement.hint")}]},
+            {
+                "type": "input",
+                "block_id": Block.STATEMENT.value + ("_current" if fresh else ""),
+                "label": _plain(t("modal.statement.label")),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": Block.TEXT.value,
+                    "multiline": True,
+                    "max_length": 1000,
+                    "initial_value": text[:1000],
+                },
+            },
+        ],
+    }
