@@ -163,6 +163,10 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
         for el in b["elements"]
         if el["action_id"] == "cluster.reply"
     )
+    await bot.click(fake_slack, action_id="cluster.show", value=reply_value, message_ts=cluster["ts"])
+    listing = await fake_slack.wait_for(
+        lambda: next(v for v in fake_slack.views.values() if "Berichten in cluster" in str(v)))
+    assert "@fan" in str(listing)  # every message stays reachable from its cluster
     await bot.click(fake_slack, action_id="cluster.reply", value=reply_value, message_ts=cluster["ts"])
     sent = await receiver.wait_for(
         lambda: list(receiver.delivered.values()) if len(receiver.delivered) >= 5 else None, timeout=20

@@ -565,3 +565,15 @@ async def _cluster(session: AsyncSession, cluster_id: int) -> tuple[SurgeCluster
     if cluster is None or surge is None:
         raise BadReference()
     return cluster, surge
+
+
+async def cluster_messages(*, session: AsyncSession, cluster_id: int, actor: str, coord: Coord,
+                           limit: int = 20) -> tuple[SurgeCluster, list[Mention]]:
+    """The newest messages of a cluster (every one stays reachable: `webcare export` has them all)."""
+    coord.team.require_member(actor, action="cluster.show")
+    cluster = await session.get(SurgeCluster, cluster_id)
+    if cluster is None:
+        raise BadReference()
+    mentions = list(await session.scalars(select(Mention).where(Mention.cluster_id == cluster.id)
+                                          .order_by(Mention.id.desc()).limit(limit)))
+    return cluster, mentions

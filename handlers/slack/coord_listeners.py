@@ -37,7 +37,7 @@ from handlers.slack.ids import (
     SurgeAction,
 )
 from handlers.slack.reports import render_mine, render_overdue, render_stats
-from handlers.slack.surge_blocks import statement_modal
+from handlers.slack.surge_blocks import cluster_messages_modal, statement_modal
 
 Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
 Guard = Callable[[Listener], Listener]
@@ -298,6 +298,17 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
         listener.__name__ = name
         return listener
 
+    async def show_cluster(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                           payload: dict[str, Any]) -> None:
+        await ack()
+        ref = surges.parse_cluster(payload.get("value"))
+        async with rt.maker() as session:
+            cluster, mentions = await surges.cluster_messages(session=session, cluster_id=ref.cluster,
+                                                              actor=actor(body), coord=rt.coord)
+        rows = [(m.author_handle or m.author_name or "?", m.text, m.threat) for m in mentions]
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=cluster_messages_modal(t, count=cluster.count, messages=rows))
+
     # --- /webcare ---------------------------------------------------------------------------
     async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
@@ -336,6 +347,7 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                            (SurgeAction.RESOLVE, surges.resolve), (SurgeAction.CRISIS, surges.crisis)):
         app.action(action.value)(guarded(surge_listener(decide, action.value.replace(".", "_"))))
     app.action(SurgeAction.STATEMENT.value)(guarded(open_statement))
+    app.action(ClusterAction.SHOW.value)(guarded(show_cluster))
     app.view(Callback.STATEMENT.value)(guarded(submit_statement))
     for c_action, c_decide, with_sinks in ((ClusterAction.REPLY, surges.reply_cluster, True),
                                            (ClusterAction.HIDE, surges.hide_cluster, True),

@@ -46,6 +46,7 @@ class ClusterAction(StrEnum):
     REPLY = "cluster.reply"
     HIDE = "cluster.hide"
     HANDLED = "cluster.handled"
+    SHOW = "cluster.show"
 
 
 class ExpertAction(StrEnum):

@@ -144,6 +144,7 @@ def render_cluster(c: ClusterCard, t: Translator) -> tuple[str, list[dict[str, A
         if c.threats or c.negative:
             buttons.append(_button(t("button.cluster_hide"), ClusterAction.HIDE, value))
         buttons.append(_button(t("button.cluster_handled"), ClusterAction.HANDLED, value))
+        buttons.append(_button(t("button.cluster_show"), ClusterAction.SHOW, value))
         blocks.append({"type": "actions", "block_id": Block.CLUSTER_ACTIONS.value, "elements": buttons})
     return t("cluster.fallback", count=c.count), blocks
 
@@ -185,4 +186,30 @@ def statement_modal(t: Translator, *, metadata: str, text: str, fresh: bool = Fa
                 },
             },
         ],
+    }
+
+
+def cluster_messages_modal(
+    t: Translator, *, count: int, messages: list[tuple[str, str, bool]]
+) -> dict[str, Any]:
+    """The newest messages of a cluster: (author, text, threat); threats stay behind their warning."""
+    lines = [
+        f"*@{escape(author)}*: " + (t("card.threat_hidden") if threat else escape(_cut(text, 280)))
+        for author, text, threat in messages
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": t("cluster.listing", shown=len(messages), count=count)}],
+        }
+    ]
+    for i in range(0, len(lines), 10):
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines[i : i + 10])[:2900]}}
+        )
+    return {
+        "type": "modal",
+        "title": _plain(t("cluster.listing_title")[:24]),
+        "close": _plain(t("modal.cancel")),
+        "blocks": blocks,
     }
