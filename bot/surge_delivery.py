@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, _NoSideEffects
+from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, NoteJob, _NoSideEffects, _Note
 from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_NOTE, SURGE_POST, SURGE_UPDATE
 from bot.models import OutboxItem, Surge, SurgeCluster
 from bot.outbox import Job, Skip
@@ -201,17 +201,8 @@ class SurgeMessageJob(_NoSideEffects):
         return ref.ts if ref else None
 
 
-@dataclass(frozen=True)
-class _Note:
-    parent: MessageRef
-    note: ThreadNote
-
-
-class SurgeNoteJob(_NoSideEffects):
-    """A line in the alert card's thread (the incident's timeline)."""
-
-    def __init__(self, chat: ChatPort | None) -> None:
-        self.chat = chat
+class SurgeNoteJob(NoteJob):
+    """A line in the alert card's thread (the incident's timeline): a note whose parent is the alert."""
 
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
@@ -222,27 +213,9 @@ class SurgeNoteJob(_NoSideEffects):
         if not surge.card_ts or not surge.card_channel:
             return CARD_PENDING
         p = item.payload
-        note = ThreadNote(
-            event=p["event"],
-            actor=p.get("actor"),
-            text=p.get("text"),
-            params={k: str(v) for k, v in (p.get("params") or {}).items()},
-        )
+        note = ThreadNote(event=p["event"], actor=p.get("actor"), text=p.get("text"),
+                          params={k: str(v) for k, v in (p.get("params") or {}).items()})
         return _Note(parent=MessageRef(surge.card_channel, surge.card_ts), note=note)
-
-    async def send(self, item: OutboxItem, prepared: _Note) -> str | None:
-        assert self.chat is not None
-        return (await self.chat.post_note(parent=prepared.parent, note=prepared.note, marker=item.key)).ts
-
-    async def reconcile(self, item: OutboxItem, prepared: _Note) -> str | None:
-        assert self.chat is not None
-        ref = await self.chat.find_marker(
-            channel=prepared.parent.channel,
-            marker=item.key,
-            since=item.created_at - RECONCILE_WINDOW,
-            thread_ts=prepared.parent.ts,
-        )
-        return ref.ts if ref else None
 
 
 def _growth(surge: Surge) -> float:
