@@ -308,7 +308,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not mentions:
         print("webcare replay: no valid mention in the file", file=sys.stderr)
         return 1
-    report = asyncio.run(replay(settings, mentions, rejected, database=database, tail=args.tail))
+    report = asyncio.run(replay(settings, mentions, rejected, database=database, tail=args.tail,
+                                step=args.step))
     if args.html:
         from bot.replay.html import render
 
@@ -375,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "(a new file; default: a temporary one)")
     rep.add_argument("--tail", type=_duration, default=timedelta(hours=1), metavar="DURATION",
                      help="simulated time after the last mention (default 1h)")
+    rep.add_argument("--step", type=_duration, metavar="DURATION",
+                     help="simulated time step (default: surge.check; larger is faster and coarser)")
     rep.set_defaults(func=cmd_replay)
     check = sub.add_parser("check", help="validate config, database and credentials")
     check.add_argument("--config", help="app.yaml path")

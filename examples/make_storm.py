@@ -26,13 +26,77 @@ from typing import Any
 DAY = datetime(2026, 11, 24, 0, 0, tzinfo=UTC) - timedelta(hours=1)  # midnight in Amsterdam (CET)
 STORM_AT = timedelta(hours=15)  # 15:00 Amsterdam
 STORM_POST = "1029384756_556677"
-FIRST = ["Sanne", "Daan", "Lotte", "Bram", "Emma", "Jeroen", "Fleur", "Ruben", "Anouk", "Thijs", "Iris",
-         "Niels", "Sophie", "Lars", "Eva", "Koen", "Femke", "Joost", "Marloes", "Wouter", "Noor", "Sem",
-         "Ilse", "Pieter", "Yara", "Mehmet", "Fatima", "Kevin", "Linda", "Hans", "Marieke", "Tim", "Naomi",
-         "Stijn", "Esther", "Youssef", "Lieke", "Bas", "Annemiek", "Gert"]
-LAST = ["de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos",
-        "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer", "de Wit", "Dijkstra", "Smits",
-        "van Dijk", "Janssens", "Maes", "Claes", "Willems", "Peeters", "Yilmaz", "El Amrani"]
+FIRST = [
+    "Sanne",
+    "Daan",
+    "Lotte",
+    "Bram",
+    "Emma",
+    "Jeroen",
+    "Fleur",
+    "Ruben",
+    "Anouk",
+    "Thijs",
+    "Iris",
+    "Niels",
+    "Sophie",
+    "Lars",
+    "Eva",
+    "Koen",
+    "Femke",
+    "Joost",
+    "Marloes",
+    "Wouter",
+    "Noor",
+    "Sem",
+    "Ilse",
+    "Pieter",
+    "Yara",
+    "Mehmet",
+    "Fatima",
+    "Kevin",
+    "Linda",
+    "Hans",
+    "Marieke",
+    "Tim",
+    "Naomi",
+    "Stijn",
+    "Esther",
+    "Youssef",
+    "Lieke",
+    "Bas",
+    "Annemiek",
+    "Gert",
+]
+LAST = [
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "de Wit",
+    "Dijkstra",
+    "Smits",
+    "van Dijk",
+    "Janssens",
+    "Maes",
+    "Claes",
+    "Willems",
+    "Peeters",
+    "Yilmaz",
+    "El Amrani",
+]
 
 NORMAL = {
     "question": [
@@ -63,21 +127,58 @@ NORMAL = {
         "Die rookworst van Voorbeeld blijft toch de beste",
     ],
 }
-CITIES = ["Utrecht", "Amsterdam", "Gent", "Antwerpen", "Rotterdam", "Zwolle", "Eindhoven", "Leuven", "Groningen"]
+CITIES = [
+    "Utrecht",
+    "Amsterdam",
+    "Gent",
+    "Antwerpen",
+    "Rotterdam",
+    "Zwolle",
+    "Eindhoven",
+    "Leuven",
+    "Groningen",
+]
 PRODUCTS = ["tompouce", "rookworst", "handdoekenset", "waterfles", "agenda", "koffiezetapparaat", "knuffel"]
 
-ANGRY_OPENERS = ["Schaam je, Voorbeeld.", "Wat een schande dit.", "Walgelijk.", "Ongelooflijk dit.",
-                 "Echt triest, Voorbeeld.", "Dit kan echt niet.", "Bah.", "Wie heeft dit bedacht??",
-                 "Nou nou Voorbeeld...", "Diep teleurgesteld."]
-ANGRY_BODIES = [
-    "Ik kom nooit meer bij jullie", "Klantenkaart gaat vandaag de prullenbak in",
-    "Boycot Voorbeeld", "Haal die campagne offline", "Jullie zijn je vaste klanten kwijt",
-    "Weg met die reclame", "Dertig jaar klant geweest, nu klaar mee",
-    "Wie keurt zoiets goed bij jullie", "Excuses is wel het minste", "Ik zeg mijn account op",
-    "Ik koop mijn spullen voortaan ergens anders", "Schandalige reclame",
+ANGRY_OPENERS = [
+    "Schaam je, Voorbeeld.",
+    "Wat een schande dit.",
+    "Walgelijk.",
+    "Ongelooflijk dit.",
+    "Echt triest, Voorbeeld.",
+    "Dit kan echt niet.",
+    "Bah.",
+    "Wie heeft dit bedacht??",
+    "Nou nou Voorbeeld...",
+    "Diep teleurgesteld.",
 ]
-ANGRY_TAILS = ["", "", "!", "!!!", " 😡", " 🤬🤬", " #boycotvoorbeeld", " #voorbeeldschande", " Zielig.",
-               " Nooit meer.", " 👎👎"]
+ANGRY_BODIES = [
+    "Ik kom nooit meer bij jullie",
+    "Klantenkaart gaat vandaag de prullenbak in",
+    "Boycot Voorbeeld",
+    "Haal die campagne offline",
+    "Jullie zijn je vaste klanten kwijt",
+    "Weg met die reclame",
+    "Dertig jaar klant geweest, nu klaar mee",
+    "Wie keurt zoiets goed bij jullie",
+    "Excuses is wel het minste",
+    "Ik zeg mijn account op",
+    "Ik koop mijn spullen voortaan ergens anders",
+    "Schandalige reclame",
+]
+ANGRY_TAILS = [
+    "",
+    "",
+    "!",
+    "!!!",
+    " 😡",
+    " 🤬🤬",
+    " #boycotvoorbeeld",
+    " #voorbeeldschande",
+    " Zielig.",
+    " Nooit meer.",
+    " 👎👎",
+]
 DEFENDERS = [
     "Wat een ophef om niks, ik vind de campagne prima eigenlijk",
     "Laat ze toch, er zijn wel ergere dingen in de wereld",
@@ -96,7 +197,12 @@ THREATS = [
 def _person(rng: random.Random, n: int) -> dict[str, Any]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     handle = f"{first.lower()}{last.split()[-1].lower()}{n % 997}"
-    return {"id": f"u{n}", "handle": handle, "name": f"{first} {last}", "followers": int(rng.paretovariate(1.2) * 40)}
+    return {
+        "id": f"u{n}",
+        "handle": handle,
+        "name": f"{first} {last}",
+        "followers": int(rng.paretovariate(1.2) * 40),
+    }
 
 
 def _fill(rng: random.Random, text: str) -> str:
@@ -121,16 +227,27 @@ def normal_day(rng: random.Random, count: int) -> list[dict[str, Any]]:
         author = _person(rng, 100_000 + n)
         ident = f"n{n:05d}"
         m: dict[str, Any] = {
-            "source": source, "id": ident, "thread_id": f"t{rng.randint(1, 60)}" if source == "facebook" else ident,
+            "source": source,
+            "id": ident,
+            "thread_id": f"t{rng.randint(1, 60)}" if source == "facebook" else ident,
             "venue": "third_party" if source in ("review", "forum") else "own",
-            "author": author, "text": _fill(rng, rng.choice(NORMAL[kind])),
-            "created_at": at.isoformat(timespec="seconds").replace("+00:00", "Z"), "lang": "nl",
+            "author": author,
+            "text": _fill(rng, rng.choice(NORMAL[kind])),
+            "created_at": at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "lang": "nl",
         }
         out.append(m)
         if kind in ("question", "complaint") and rng.random() < 0.15:  # the author writes again
             later = at + timedelta(minutes=rng.uniform(5, 90))
-            out.append({**m, "id": ident + "b", "in_reply_to": ident, "created_at":
-                        later.isoformat(timespec="seconds").replace("+00:00", "Z"), "text": "Hallo?? Nog steeds geen antwoord."})
+            out.append(
+                {
+                    **m,
+                    "id": ident + "b",
+                    "in_reply_to": ident,
+                    "created_at": later.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    "text": "Hallo?? Nog steeds geen antwoord.",
+                }
+            )
     return out
 
 
@@ -145,13 +262,19 @@ def storm(rng: random.Random, count: int) -> list[dict[str, Any]]:
     """`count` comments on one Facebook post: many people, mostly angry, a few threats and defenders."""
     start = DAY + STORM_AT
     grid = [storm_rate(s / 60) for s in range(0, 150 * 60, 10)]  # 10-second slots over 2.5 hours
-    out: list[dict[str, Any]] = [{
-        "source": "facebook", "id": STORM_POST, "thread_id": STORM_POST, "venue": "own",
-        "url": f"https://www.facebook.com/voorbeeld/posts/{STORM_POST}",
-        "author": {"id": "page1234", "handle": "voorbeeld", "name": "Voorbeeld"},
-        "text": "Onze nieuwe campagne is live! Wat vinden jullie ervan? 🎉",
-        "created_at": start.isoformat(timespec="seconds").replace("+00:00", "Z"), "lang": "nl",
-    }]
+    out: list[dict[str, Any]] = [
+        {
+            "source": "facebook",
+            "id": STORM_POST,
+            "thread_id": STORM_POST,
+            "venue": "own",
+            "url": f"https://www.facebook.com/voorbeeld/posts/{STORM_POST}",
+            "author": {"id": "page1234", "handle": "voorbeeld", "name": "Voorbeeld"},
+            "text": "Onze nieuwe campagne is live! Wat vinden jullie ervan? 🎉",
+            "created_at": start.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "lang": "nl",
+        }
+    ]
     regulars = [_person(rng, 500_000 + i) for i in range(max(1, count // 40))]  # people who write again
     for n in range(count):
         slot = rng.choices(range(len(grid)), grid)[0]
@@ -166,10 +289,17 @@ def storm(rng: random.Random, count: int) -> list[dict[str, Any]]:
             text = f"{rng.choice(ANGRY_OPENERS)} {rng.choice(ANGRY_BODIES)}{rng.choice(ANGRY_TAILS)}"
             if rng.random() < 0.15:
                 text = text.upper()
-        out.append({
-            "source": "facebook", "id": f"{STORM_POST}_{n:05d}", "thread_id": STORM_POST, "venue": "own",
-            "author": author, "text": text, "created_at": at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        })
+        out.append(
+            {
+                "source": "facebook",
+                "id": f"{STORM_POST}_{n:05d}",
+                "thread_id": STORM_POST,
+                "venue": "own",
+                "author": author,
+                "text": text,
+                "created_at": at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            }
+        )
     return out
 
 

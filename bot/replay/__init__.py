@@ -41,8 +41,15 @@ def split_rows(rows: Iterable[Row]) -> tuple[list[MentionIn], list[Row]]:
     return valid, refused
 
 
-async def replay(settings: Settings, mentions: list[MentionIn], rejected: list[Row], *,
-                 database: Path | None = None, tail: timedelta = DEFAULT_TAIL) -> dict[str, Any]:
+async def replay(
+    settings: Settings,
+    mentions: list[MentionIn],
+    rejected: list[Row],
+    *,
+    database: Path | None = None,
+    tail: timedelta = DEFAULT_TAIL,
+    step: timedelta | None = None,
+) -> dict[str, Any]:
     """Run the simulation on a fresh SQLite database (temporary unless `database`); return the report."""
     from bot.replay.report import build
     from bot.replay.sim import Simulation
@@ -51,7 +58,7 @@ async def replay(settings: Settings, mentions: list[MentionIn], rejected: list[R
         path = database or Path(tmp) / "replay.db"
         url = f"sqlite+aiosqlite:///{path}"
         settings = dataclasses.replace(settings, env=settings.env.model_copy(update={"database_url": url}))
-        sim = Simulation(settings, url)
+        sim = Simulation(settings, url, step=step)
         began = time.perf_counter()
         try:
             await sim.migrate()

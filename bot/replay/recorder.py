@@ -62,8 +62,9 @@ class RecordingChat:
         """Record a notice in a channel."""
         return self._r.note("chat.postMessage", channel, f"notice:{note.event}")
 
-    async def find_marker(self, *, channel: str, marker: str, since: datetime,
-                          thread_ts: str | None = None) -> MessageRef | None:
+    async def find_marker(
+        self, *, channel: str, marker: str, since: datetime, thread_ts: str | None = None
+    ) -> MessageRef | None:
         """Nothing is ever half-sent in a replay."""
         return None
 

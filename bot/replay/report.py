@@ -40,25 +40,35 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-async def build(sim: Simulation, mentions: list[MentionIn], rejected: list[Row], *,
-                wall_seconds: float) -> dict[str, Any]:
+async def build(
+    sim: Simulation, mentions: list[MentionIn], rejected: list[Row], *, wall_seconds: float
+) -> dict[str, Any]:
     """The whole report of a finished simulation."""
     async with sim.rt.maker() as session:
         surges = {s.key: s for s in await session.scalars(select(Surge).order_by(Surge.id))}
         clusters = list(await session.scalars(select(SurgeCluster).order_by(SurgeCluster.count.desc())))
-        outbox = list(await session.execute(
-            select(OutboxItem.kind, OutboxItem.lane, OutboxItem.status, OutboxItem.created_at,
-                   OutboxItem.finished_at, OutboxItem.payload)))
+        outbox = list(
+            await session.execute(
+                select(
+                    OutboxItem.kind,
+                    OutboxItem.lane,
+                    OutboxItem.status,
+                    OutboxItem.created_at,
+                    OutboxItem.finished_at,
+                    OutboxItem.payload,
+                )
+            )
+        )
         clocks = list(await session.execute(select(Clock.kind, Clock.due_at, Clock.stopped_at)))
         threats = await session.scalar(select(func.count()).select_from(Mention).where(Mention.threat))
-        negative = await session.scalar(
-            select(func.count()).select_from(Mention).where(Mention.sentiment < 0))
-        statuses = dict(list(await session.execute(
-            select(Case.status, func.count()).group_by(Case.status))))  # type: ignore[arg-type]
+        negative = await session.scalar(select(func.count()).select_from(Mention).where(Mention.sentiment < 0))
+        statuses = dict(list(await session.execute(select(Case.status, func.count()).group_by(Case.status))))  # type: ignore[arg-type]
     end = sim.end or sim.now
     return {
         "run": {
-            "start": iso(sim.start), "end": iso(end), "step_seconds": sim.step.total_seconds(),
+            "start": iso(sim.start),
+            "end": iso(end),
+            "step_seconds": sim.step.total_seconds(),
             "simulated_seconds": (end - sim.start).total_seconds() if sim.start else 0,
             "wall_seconds": round(wall_seconds, 2),
         },
@@ -71,8 +81,14 @@ async def build(sim: Simulation, mentions: list[MentionIn], rejected: list[Row],
     }
 
 
-def _mentions(sim: Simulation, mentions: list[MentionIn], rejected: list[Row], threats: int,
-              negative: int, statuses: dict[str, int]) -> dict[str, Any]:
+def _mentions(
+    sim: Simulation,
+    mentions: list[MentionIn],
+    rejected: list[Row],
+    threats: int,
+    negative: int,
+    statuses: dict[str, int],
+) -> dict[str, Any]:
     got = sim.ingested
     return {
         "total": len(mentions) + len(rejected),
@@ -105,14 +121,25 @@ def _alerts(sim: Simulation, surges: dict[str, Surge]) -> list[dict[str, Any]]:
             continue
         reached[ev.key] = LEVELS[ev.level]
         surge = surges.get(ev.key)
-        out.append({
-            "at": iso(seen.at), "scope": ev.scope, "key": ev.key, "level": ev.level,
-            "severity": ev.severity, "score": ev.score, "started_at": iso(ev.started_at),
-            "messages": ev.messages, "authors": ev.authors, "negative": ev.negative, "threats": ev.threats,
-            "rate_per_hour": round(ev.rate_per_hour, 1), "expected_per_hour": round(ev.expected_per_hour, 1),
-            "label": surge.label if surge else None,
-            "resolved_at": iso(surge.resolved_at) if surge else None,
-        })
+        out.append(
+            {
+                "at": iso(seen.at),
+                "scope": ev.scope,
+                "key": ev.key,
+                "level": ev.level,
+                "severity": ev.severity,
+                "score": ev.score,
+                "started_at": iso(ev.started_at),
+                "messages": ev.messages,
+                "authors": ev.authors,
+                "negative": ev.negative,
+                "threats": ev.threats,
+                "rate_per_hour": round(ev.rate_per_hour, 1),
+                "expected_per_hour": round(ev.expected_per_hour, 1),
+                "label": surge.label if surge else None,
+                "resolved_at": iso(surge.resolved_at) if surge else None,
+            }
+        )
     return out
 
 
@@ -125,14 +152,28 @@ def _clusters(surges: dict[str, Surge], clusters: list[SurgeCluster]) -> list[di
         mine = by_surge.get(surge.id, [])
         if not mine:
             continue
-        out.append({
-            "surge": surge.key, "label": surge.label, "level": surge.level,
-            "clusters": len(mine), "messages": sum(c.count for c in mine),
-            "threats": sum(c.threats for c in mine),
-            "top": [{"count": c.count, "sample": c.sample[:280], "words": list(c.words or []),
-                     "threats": c.threats, "negative": c.negative, "first_at": iso(c.first_at),
-                     "last_at": iso(c.last_at)} for c in mine[:TOP_CLUSTERS]],
-        })
+        out.append(
+            {
+                "surge": surge.key,
+                "label": surge.label,
+                "level": surge.level,
+                "clusters": len(mine),
+                "messages": sum(c.count for c in mine),
+                "threats": sum(c.threats for c in mine),
+                "top": [
+                    {
+                        "count": c.count,
+                        "sample": c.sample[:280],
+                        "words": list(c.words or []),
+                        "threats": c.threats,
+                        "negative": c.negative,
+                        "first_at": iso(c.first_at),
+                        "last_at": iso(c.last_at),
+                    }
+                    for c in mine[:TOP_CLUSTERS]
+                ],
+            }
+        )
     return out
 
 
@@ -163,8 +204,9 @@ def _slack_calls(sim: Simulation, outbox: list[Any], end: datetime) -> dict[str,
         "sent": dict(sorted(status[OutboxStatus.DONE.value].items())),
         "sent_total": len(sim.recorder.calls),
         "skipped": dict(sorted(status[OutboxStatus.SKIPPED.value].items())),
-        "pending_at_end": dict(sorted((status[OutboxStatus.PENDING.value]
-                                       + status[OutboxStatus.INFLIGHT.value]).items())),
+        "pending_at_end": dict(
+            sorted((status[OutboxStatus.PENDING.value] + status[OutboxStatus.INFLIGHT.value]).items())
+        ),
         "failed": dict(sorted(status[OutboxStatus.DEAD.value].items())),
         "by_method": dict(sorted(methods.items())),
         "by_what": dict(sorted(what.items())),
@@ -186,7 +228,8 @@ def _sla(clocks: list[Any], outbox: list[Any], end: datetime) -> dict[str, Any]:
             open_ += 1
             late += due < end
     nudges: Counter[str] = Counter(
-        str(payload.get("event")) for kind, _, _, _, _, payload in outbox if kind in (MESSAGE, SURGE_MESSAGE))
+        str(payload.get("event")) for kind, _, _, _, _, payload in outbox if kind in (MESSAGE, SURGE_MESSAGE)
+    )
     peak = max(per_hour.items(), key=lambda kv: kv[1], default=None)
     return {
         "clocks_started": sum(started.values()),
@@ -227,11 +270,15 @@ def summary(report: dict[str, Any]) -> str:
     ]
     for a in report["alerts"]:
         label = f" - {a['label']}" if a.get("label") else ""
-        lines.append(f"  {a['at']}  {a['level']:<6} {a['severity']:<8} {a['key']}{label[:70]}"
-                     f"  ({a['messages']} messages, {a['authors']} authors, {a['threats']} threats)")
+        lines.append(
+            f"  {a['at']}  {a['level']:<6} {a['severity']:<8} {a['key']}{label[:70]}"
+            f"  ({a['messages']} messages, {a['authors']} authors, {a['threats']} threats)"
+        )
     for c in report["clusters"]:
-        lines.append(f"clusters of {c['surge']}: {c['clusters']} clusters, {c['messages']} messages, "
-                     f"{c['threats']} threats")
+        lines.append(
+            f"clusters of {c['surge']}: {c['clusters']} clusters, {c['messages']} messages, "
+            f"{c['threats']} threats"
+        )
         for top in c["top"][:5]:
             lines.append(f"  {top['count']:>5}  {top['sample'][:90]}")
     lines += [
@@ -240,7 +287,8 @@ def summary(report: dict[str, Any]) -> str:
         "  made: " + ", ".join(f"{k} {v}" for k, v in s["by_what"].items()),
         "  skipped (superseded, or taken into clusters): "
         + (", ".join(f"{k} {v}" for k, v in s["skipped"].items()) or "none"),
-        "  still waiting at the end: " + (", ".join(f"{k} {v}" for k, v in s["pending_at_end"].items()) or "none"),
+        "  still waiting at the end: "
+        + (", ".join(f"{k} {v}" for k, v in s["pending_at_end"].items()) or "none"),
         f"  longest wait of a post: {s['max_post_wait_seconds']:.0f} s",
         f"sla: {sla['clocks_started']} clocks started; with no replies {sla['late_at_end']} late by the "
         f"end of the run, {sla['open_at_end']} open",

@@ -80,16 +80,22 @@ def grid(at: datetime, step: timedelta) -> datetime:
 class Simulation:
     """One replay: build the runtime on `database_url`, run `mentions` through it, keep the traces."""
 
-    def __init__(self, settings: Settings, database_url: str) -> None:
+    def __init__(self, settings: Settings, database_url: str, *, step: timedelta | None = None) -> None:
         cfg = settings.config
         self.settings = settings
         self.now = EPOCH
-        self.step = max(cfg.surge.check, 2 * SETTLE)
+        self.step = max(step or cfg.surge.check, 2 * SETTLE)
         engine = create_engine(database_url)
         self.rt = Runtime(
-            settings=settings, instance=INSTANCE, engine=engine, maker=create_sessionmaker(engine),
-            metrics=Metrics(), t=Translator(cfg.locale, cfg.tz), coord=build_coord(cfg),
-            triage=build_triage(cfg), craft=build_craft(cfg),
+            settings=settings,
+            instance=INSTANCE,
+            engine=engine,
+            maker=create_sessionmaker(engine),
+            metrics=Metrics(),
+            t=Translator(cfg.locale, cfg.tz),
+            coord=build_coord(cfg),
+            triage=build_triage(cfg),
+            craft=build_craft(cfg),
         )
         self.recorder = Recorder(clock=self.clock)
         self.rt.chat = RecordingChat(self.recorder)
@@ -97,9 +103,15 @@ class Simulation:
         rt = self.rt
         self.dispatcher = Dispatcher(
             maker=rt.maker,
-            jobs=build_jobs(rt.chat, rt.sinks, rt.metrics, compact_skipped=cfg.triage.skipped == "compact",
-                            coord=rt.coord) | coordination_jobs(rt.chat) | surge_jobs(rt.chat),
-            config=cfg.outbox, intervals=lane_intervals(settings), metrics=rt.metrics, instance=INSTANCE,
+            jobs=build_jobs(
+                rt.chat, rt.sinks, rt.metrics, compact_skipped=cfg.triage.skipped == "compact", coord=rt.coord
+            )
+            | coordination_jobs(rt.chat)
+            | surge_jobs(rt.chat),
+            config=cfg.outbox,
+            intervals=lane_intervals(settings),
+            metrics=rt.metrics,
+            instance=INSTANCE,
             clock=self.clock,
         )
         self.runner = SurgeRunner(rt, clock=self.clock, observer=self._observe)
@@ -171,8 +183,14 @@ class Simulation:
     async def _ingest(self, batch: list[MentionIn]) -> None:
         rt = self.rt
         async with rt.uow() as session:
-            result = await ingest(session, batch, now=self.now, channel=rt.settings.config.slack.channel,
-                                  triage=rt.triage, coord=rt.coord)
+            result = await ingest(
+                session,
+                batch,
+                now=self.now,
+                channel=rt.settings.config.slack.channel,
+                triage=rt.triage,
+                coord=rt.coord,
+            )
         got = self.ingested
         got.accepted += result.accepted
         got.duplicates += result.duplicates
@@ -194,13 +212,19 @@ class Simulation:
     async def _next_outbox(self) -> datetime | None:
         """When the dispatcher next has something to claim: the earliest row, after its lane's pace."""
         async with self.rt.maker() as session:
-            rows = list(await session.execute(
-                select(OutboxItem.lane, func.min(OutboxItem.not_before))
-                .where(OutboxItem.status.in_(OPEN_OUTBOX)).group_by(OutboxItem.lane)))
+            rows = list(
+                await session.execute(
+                    select(OutboxItem.lane, func.min(OutboxItem.not_before))
+                    .where(OutboxItem.status.in_(OPEN_OUTBOX))
+                    .group_by(OutboxItem.lane)
+                )
+            )
             if not rows:
                 return None
-            paced = {lane.key: lane.next_at for lane in await session.scalars(
-                select(Lane).where(Lane.key.in_([r[0] for r in rows])))}
+            paced = {
+                lane.key: lane.next_at
+                for lane in await session.scalars(select(Lane).where(Lane.key.in_([r[0] for r in rows])))
+            }
         due = [max(_aware(first), paced.get(lane, _aware(first))) for lane, first in rows]
         return min(due)
 
