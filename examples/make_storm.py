@@ -5,7 +5,8 @@ Facebook, Instagram, reviews and a forum (questions about parcels, returns and o
 complaints, praise; quiet at night, busiest in the afternoon). At 15:00 (Amsterdam) the retailer
 posts about a new campaign on Facebook and the comments explode: a ramp of about 30 minutes to a
 peak, then a long tail, from thousands of different people, mostly angry Dutch, some with threats
-phrased the way real ones are ("ik weet waar jullie hoofdkantoor zit"), and a few defenders.
+phrased the way real ones are ("ik weet waar jullie hoofdkantoor zit"), and a few defenders;
+almost half repeat one of a few chants (#boycotvoorbeeld), as storms do.
 
     python examples/make_storm.py                    # writes examples/storm.jsonl (seed 7)
     python examples/make_storm.py --storm 300 --out /tmp/small.jsonl
@@ -166,6 +167,13 @@ ANGRY_BODIES = [
     "Ik koop mijn spullen voortaan ergens anders",
     "Schandalige reclame",
 ]
+CHANTS = [
+    "#boycotvoorbeeld",
+    "Boycot Voorbeeld!",
+    "Schaam je Voorbeeld",
+    "Haal die campagne offline #boycotvoorbeeld",
+    "Nooit meer Voorbeeld",
+]
 ANGRY_TAILS = [
     "",
     "",
@@ -255,13 +263,13 @@ def storm_rate(minute: float, ramp: float = 30.0) -> float:
     """Relative comment rate: a ramp to the peak at `ramp` minutes, then a long decaying tail."""
     if minute < ramp:
         return (minute / ramp) ** 2
-    return math.exp(-(minute - ramp) / 25)
+    return math.exp(-(minute - ramp) / (ramp * 5 / 6))
 
 
-def storm(rng: random.Random, count: int) -> list[dict[str, Any]]:
+def storm(rng: random.Random, count: int, ramp: float = 30.0) -> list[dict[str, Any]]:
     """`count` comments on one Facebook post: many people, mostly angry, a few threats and defenders."""
     start = DAY + STORM_AT
-    grid = [storm_rate(s / 60) for s in range(0, 150 * 60, 10)]  # 10-second slots over 2.5 hours
+    grid = [storm_rate(s / 60, ramp) for s in range(0, int(ramp * 5 * 60), 10)]  # 10-second slots
     out: list[dict[str, Any]] = [
         {
             "source": "facebook",
@@ -285,6 +293,8 @@ def storm(rng: random.Random, count: int) -> list[dict[str, Any]]:
             text = rng.choice(THREATS)
         elif roll < 0.06:
             text = rng.choice(DEFENDERS)
+        elif roll < 0.45:  # the chants everyone copies (a storm repeats itself)
+            text = rng.choice(CHANTS) + rng.choice(["", "", "!", "!!", " 😡"])
         else:
             text = f"{rng.choice(ANGRY_OPENERS)} {rng.choice(ANGRY_BODIES)}{rng.choice(ANGRY_TAILS)}"
             if rng.random() < 0.15:
@@ -303,10 +313,12 @@ def storm(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return out
 
 
-def generate(*, seed: int = 7, storm_size: int = 5000, normal: int = 600) -> list[dict[str, Any]]:
+def generate(
+    *, seed: int = 7, storm_size: int = 5000, normal: int = 600, ramp: float = 30.0
+) -> list[dict[str, Any]]:
     """The whole export, sorted by created_at."""
     rng = random.Random(seed)
-    rows = normal_day(rng, normal) + storm(rng, storm_size)
+    rows = normal_day(rng, normal) + storm(rng, storm_size, ramp)
     rows.sort(key=lambda m: m["created_at"])
     return rows
 
