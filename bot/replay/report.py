@@ -27,6 +27,8 @@ from bot.services.surges import LEVELS
 TOP_CLUSTERS = 10
 MAX_REJECTED = 50
 MINUTE = timedelta(minutes=1)
+LADDER = ("_remind", "_due", "_escalated")
+"""Events of deadline rungs: nobody answers in a replay, so every ladder runs to its end."""
 
 
 def iso(value: datetime | None) -> str | None:
@@ -198,6 +200,11 @@ def _slack_calls(sim: Simulation, outbox: list[Any], end: datetime) -> dict[str,
     for c in sim.recorder.calls:
         channels[c.channel][c.method] += 1
     what: Counter[str] = Counter(c.detail.partition(":")[0] + ":" + c.method for c in sim.recorder.calls)
+    ladder = sum(
+        1
+        for c in sim.recorder.calls
+        if c.detail.startswith(("note:", "message:")) and c.detail.endswith(LADDER)
+    )
     return {
         "queued": dict(sorted(queued.items())),
         "queued_total": sum(queued.values()),
@@ -210,6 +217,7 @@ def _slack_calls(sim: Simulation, outbox: list[Any], end: datetime) -> dict[str,
         "failed": dict(sorted(status[OutboxStatus.DEAD.value].items())),
         "by_method": dict(sorted(methods.items())),
         "by_what": dict(sorted(what.items())),
+        "deadline_ladder": ladder,
         "by_channel": {ch: dict(sorted(m.items())) for ch, m in sorted(channels.items())},
         "max_post_wait_seconds": round(max(waits.values(), default=0.0), 1),
         "post_wait_seconds": {ch: round(w, 1) for ch, w in sorted(waits.items())},
@@ -285,6 +293,8 @@ def summary(report: dict[str, Any]) -> str:
         f"slack calls: {s['sent_total']} made within the run, {s['queued_total']} queued "
         f"({m['valid']} mentions)",
         "  made: " + ", ".join(f"{k} {v}" for k, v in s["by_what"].items()),
+        f"  of which deadline reminders and escalations (nobody answers in a replay): {s['deadline_ladder']} "
+        "messages, plus the card updates they cause",
         "  skipped (superseded, or taken into clusters): "
         + (", ".join(f"{k} {v}" for k, v in s["skipped"].items()) or "none"),
         "  still waiting at the end: "
