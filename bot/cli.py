@@ -1,4 +1,4 @@
-"""The `webcare` command: serve, db upgrade, check, classify, import, export, rejected."""
+"""The `webcare` command: serve, db upgrade, check, classify, import, export, rejected, replay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import importlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from bot.settings import ConfigError, Settings, load_env, load_settings
@@ -275,6 +275,56 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(value: str) -> timedelta:
+    """A duration with a unit for --tail (30s, 15m, 2h, 1d)."""
+    from bot.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run the pipeline over an export in simulated time, without Slack; print what it would have done."""
+    import json
+    from pathlib import Path
+
+    from bot.importer import UsageError
+    from bot.replay import read_export, replay
+
+    settings = _settings(args)
+    database = Path(args.database) if args.database else None
+    if database is not None and database.exists():
+        print(f"webcare replay: {database} exists; --database needs a new file", file=sys.stderr)
+        return 2
+    try:
+        mentions, rejected = read_export(Path(args.file), settings)
+    except UsageError as exc:
+        print(f"webcare replay: {exc}", file=sys.stderr)
+        return 2
+    for row in rejected:
+        print(f"line {row.line}: {'; '.join(row.errors)}", file=sys.stderr)
+    if not mentions:
+        print("webcare replay: no valid mention in the file", file=sys.stderr)
+        return 1
+    report = asyncio.run(replay(settings, mentions, rejected, database=database, tail=args.tail,
+                                step=args.step))
+    if args.html:
+        from bot.replay.html import render
+
+        Path(args.html).write_text(render(report), encoding="utf-8")
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        from bot.replay.report import summary
+
+        print(summary(report))
+        if args.html:
+            print(f"charts: {args.html}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `webcare`."""
     parser = argparse.ArgumentParser(prog="webcare", description="Webcare from Slack and Teams.")
@@ -316,6 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--evidence", action="store_true",
                      help="only threats/abuse and cases with an evidence hold; adds sha256 of the text")
     exp.set_defaults(func=cmd_export_mentions)
+    rep = sub.add_parser("replay", help="run the pipeline over an export in simulated time, without "
+                                        "Slack: alerts, clusters, the Slack calls, the SLA load")
+    rep.add_argument("file", help="the export: JSON Lines mentions with created_at (or CSV, as import)")
+    rep.add_argument("--config", help="app.yaml path (surge, slack pacing, sla, triage)")
+    rep.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    rep.add_argument("--html", metavar="OUT", help="also write a self-contained HTML report with charts")
+    rep.add_argument("--database", metavar="PATH", help="keep the replay's SQLite database at PATH "
+                                                        "(a new file; default: a temporary one)")
+    rep.add_argument("--tail", type=_duration, default=timedelta(hours=1), metavar="DURATION",
+                     help="simulated time after the last mention (default 1h)")
+    rep.add_argument("--step", type=_duration, metavar="DURATION",
+                     help="simulated time step (default: surge.check; larger is faster and coarser)")
+    rep.set_defaults(func=cmd_replay)
     check = sub.add_parser("check", help="validate config, database and credentials")
     check.add_argument("--config", help="app.yaml path")
     check.set_defaults(func=cmd_check)

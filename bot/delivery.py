@@ -23,6 +23,8 @@ from bot.views import CaseCard, ThreadNote
 
 NOT_CONNECTED = Defer(timedelta(seconds=30), "chat transport not configured", waits_forever=True)
 CARD_PENDING = Defer(timedelta(seconds=1), "card not posted yet")
+CLUSTERED = Skip("the case joined a surge cluster: it has no card of its own")
+"""A clustered case never gets a card, so its notes and updates would wait for one forever."""
 RECONCILE_WINDOW = timedelta(minutes=2)
 
 
@@ -104,6 +106,8 @@ class CardUpdateJob(_NoSideEffects):
         case = await session.get(Case, item.case_id) if item.case_id else None
         if case is None:
             return Skip("case is gone")
+        if not case.card_ts and case.status == CaseStatus.CLUSTERED:
+            return CLUSTERED
         if not case.card_ts or not case.card_channel:
             return CARD_PENDING
         card = await load_card(session, case.id, sinks=self.sinks, compact_skipped=self.compact)
@@ -138,6 +142,8 @@ class NoteJob(_NoSideEffects):
         case = await session.get(Case, item.case_id) if item.case_id else None
         if case is None:
             return Skip("case is gone")
+        if not case.card_ts and case.status == CaseStatus.CLUSTERED:
+            return CLUSTERED
         if not case.card_ts or not case.card_channel:
             return CARD_PENDING
         p = item.payload

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,9 +60,12 @@ def scope_keys(m: Mention) -> list[str]:
 class SurgeRunner:
     """The detection loop of this instance (it works only while it holds the lease)."""
 
-    def __init__(self, rt: Runtime, clock=utcnow) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, rt: Runtime, clock=utcnow,  # type: ignore[no-untyped-def]
+                 observer: Callable[[SurgeEvent, datetime], None] | None = None) -> None:
+        """`observer` is told each detector event with the round's time (`webcare replay` lists them)."""
         self._rt = rt
         self._clock = clock
+        self._observer = observer
         self._cfg = rt.settings.config.surge
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -199,6 +203,8 @@ class SurgeRunner:
 
     async def _on_event(self, session: AsyncSession, ev: SurgeEvent, now: datetime,
                         open_by_key: dict[str, Surge], touched: dict[int, SurgeCluster]) -> None:
+        if self._observer is not None:
+            self._observer(ev, now)
         new = ev.key not in open_by_key
         surge = await surges.on_event(session, ev, now=now, coord=self._rt.coord, surges=open_by_key)
         if surge is not None and new and surge.scope == "thread" and self._cfg.collapse:
