@@ -568,3 +568,6 @@ class SurgeCluster(Base):
     card_channel: Mapped[str | None] = mapped_column(String(32))
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_due_at: Mapped[datetime | None]
+    shown_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The count the card showed last: it is updated when the count grew by a tenth, or a minute later."""
+    shown_at: Mapped[datetime | None]

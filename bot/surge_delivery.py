@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import utcnow
 from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, NoteJob, _NoSideEffects, _Note
 from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_NOTE, SURGE_POST, SURGE_UPDATE
 from bot.models import OutboxItem, Surge, SurgeCluster
@@ -29,7 +30,16 @@ async def surge_view(session: AsyncSession, surge: Surge) -> SurgeAlert:
             .limit(TOP_CLUSTERS)
         )
     )
+    small = (
+        await session.execute(
+            select(func.coalesce(func.sum(SurgeCluster.count), 0), func.count()).where(
+                SurgeCluster.surge_id == surge.id, SurgeCluster.card_channel.is_(None)
+            )
+        )
+    ).one()
     return SurgeAlert(
+        small_messages=int(small[0]),
+        small_groups=int(small[1]),
         ref=surge.ref,
         scope=surge.scope,
         label=surge.label or "",
@@ -140,6 +150,7 @@ class ClusterCardJob(SurgeCardJob):
                 return CARD_PENDING
         elif cluster.card_ts:
             return Skip("card already posted")
+        cluster.shown_count, cluster.shown_at = cluster.count, utcnow()
         return _Post(channel=cluster.card_channel, view=cluster_view(cluster, surge), ts=cluster.card_ts)
 
     async def send(self, item: OutboxItem, prepared: _Post) -> str | None:
@@ -213,8 +224,12 @@ class SurgeNoteJob(NoteJob):
         if not surge.card_ts or not surge.card_channel:
             return CARD_PENDING
         p = item.payload
-        note = ThreadNote(event=p["event"], actor=p.get("actor"), text=p.get("text"),
-                          params={k: str(v) for k, v in (p.get("params") or {}).items()})
+        note = ThreadNote(
+            event=p["event"],
+            actor=p.get("actor"),
+            text=p.get("text"),
+            params={k: str(v) for k, v in (p.get("params") or {}).items()},
+        )
         return _Note(parent=MessageRef(surge.card_channel, surge.card_ts), note=note)
 
 

@@ -278,6 +278,9 @@ class SurgeAlert:
     url: str | None = None
     statement_by: str | None = None
     statement_at: datetime | None = None
+    small_messages: int = 0
+    """Messages in clusters too small for a card of their own (counted here, so every one is visible)."""
+    small_groups: int = 0
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,10 @@ from bot.views import parse_model
 
 LEVELS = {"watch": 0, "alert": 1, "crisis": 2}
 HISTORY = 60
+STALE_CARD = timedelta(minutes=2)
+GROWTH = 1.5
+"""A cluster card is updated when its count grew by half since it was shown (or two minutes later)."""
+ALERT_REFRESH = timedelta(seconds=30)
 LEADS = (Role.MANAGER, Role.COORDINATOR, Role.SPOKESPERSON)
 """Who may acknowledge, escalate, resolve and declare a crisis."""
 
@@ -360,23 +364,65 @@ async def crisis(*, session: AsyncSession, ref: str, actor: str, now: datetime, 
 
 
 def queue_cluster_card(
-    session: AsyncSession, cluster: SurgeCluster, *, now: datetime, coord: Coord, channel: str
+    session: AsyncSession,
+    cluster: SurgeCluster,
+    *,
+    now: datetime,
+    coord: Coord,
+    channel: str,
+    force: bool = False,
 ) -> None:
-    """Post the cluster's card, or queue one coalesced update (at most one per `surge.card_every`)."""
+    """Post the cluster's card once it has `surge.card_min` messages, or queue one coalesced update.
+
+    An update waits at least `surge.card_every` after the last, and is queued only when the count grew
+    by half since the card showed it, or two minutes have passed (the runner flushes those), or
+    `force` (the card's buttons change): Slack's calls stay a small share of the messages.
+    """
+    cfg = coord.cfg.surge
     if cluster.card_channel is None:
+        if cluster.count < cfg.card_min and not force:
+            return
         cluster.card_channel = channel
         enqueue(
             session, kind=CLUSTER_POST, lane=post_lane(channel), now=now, payload={"cluster_id": cluster.id}
         )
-    elif cluster.card_due_at is None:
-        cluster.card_due_at = now + coord.cfg.surge.card_every
+        return
+    if cluster.card_due_at is not None:
+        return
+    grown = cluster.count >= max(cluster.shown_count + 1, cluster.shown_count * GROWTH)
+    stale = cluster.count != cluster.shown_count and (
+        cluster.shown_at is None or now - cluster.shown_at >= STALE_CARD
+    )
+    if force or grown or stale:
+        cluster.card_due_at = now + cfg.card_every
         enqueue(
             session,
             kind=CLUSTER_UPDATE,
             lane=UPDATE_LANE,
             now=now,
-            delay=coord.cfg.surge.card_every,
+            delay=cfg.card_every,
             payload={"cluster_id": cluster.id},
+        )
+
+
+async def flush_stale_clusters(
+    session: AsyncSession, *, now: datetime, coord: Coord, surge_ids: list[int]
+) -> None:
+    """Cards of open surges whose count changed a minute ago or longer, without growing enough to show."""
+    if not surge_ids:
+        return
+    stale = await session.scalars(
+        select(SurgeCluster).where(
+            SurgeCluster.surge_id.in_(surge_ids),
+            SurgeCluster.card_ts.is_not(None),
+            SurgeCluster.card_due_at.is_(None),
+            SurgeCluster.count != SurgeCluster.shown_count,
+            SurgeCluster.shown_at <= now - STALE_CARD,
+        )
+    )
+    for cluster in stale:
+        queue_cluster_card(
+            session, cluster, now=now, coord=coord, channel=cluster.card_channel or "", force=True
         )
 
 
@@ -442,7 +488,9 @@ async def approve_statement(
     )
     _queue_card(session, surge, now=now, coord=coord)
     for cluster in await session.scalars(select(SurgeCluster).where(SurgeCluster.surge_id == surge.id)):
-        queue_cluster_card(session, cluster, now=now, coord=coord, channel=cluster.card_channel or "")
+        queue_cluster_card(
+            session, cluster, now=now, coord=coord, channel=cluster.card_channel or "", force=True
+        )
     return surge
 
 
@@ -555,7 +603,9 @@ async def cluster_handled(
     cluster, surge = await _cluster(session, cluster_id)
     if cluster.handled_by is None:
         cluster.handled_by = actor
-        queue_cluster_card(session, cluster, now=now, coord=coord, channel=cluster.card_channel or "")
+        queue_cluster_card(
+            session, cluster, now=now, coord=coord, channel=cluster.card_channel or "", force=True
+        )
     return cluster
 
 
@@ -567,13 +617,24 @@ async def _cluster(session: AsyncSession, cluster_id: int) -> tuple[SurgeCluster
     return cluster, surge
 
 
-async def cluster_messages(*, session: AsyncSession, cluster_id: int, actor: str, coord: Coord,
-                           limit: int = 20) -> tuple[SurgeCluster, list[Mention]]:
+async def cluster_messages(
+    *, session: AsyncSession, cluster_id: int, actor: str, coord: Coord, limit: int = 20
+) -> tuple[SurgeCluster, list[Mention]]:
     """The newest messages of a cluster (every one stays reachable: `webcare export` has them all)."""
     coord.team.require_member(actor, action="cluster.show")
     cluster = await session.get(SurgeCluster, cluster_id)
     if cluster is None:
         raise BadReference()
-    mentions = list(await session.scalars(select(Mention).where(Mention.cluster_id == cluster.id)
-                                          .order_by(Mention.id.desc()).limit(limit)))
+    mentions = list(
+        await session.scalars(
+            select(Mention).where(Mention.cluster_id == cluster.id).order_by(Mention.id.desc()).limit(limit)
+        )
+    )
     return cluster, mentions
+
+
+def refresh_alert(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord) -> None:
+    """The storm grew (its clusters did): update the alert card, at most every half minute."""
+    if surge.card_ts is not None and surge.card_due_at is None and now - surge.updated_at >= ALERT_REFRESH:
+        surge.updated_at = now
+        _queue_card(session, surge, now=now, coord=coord)

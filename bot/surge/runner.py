@@ -27,6 +27,8 @@ from bot.logs import correlation_id
 from bot.models import (
     Case,
     CaseStatus,
+    Clock,
+    ClockKind,
     IntegrationState,
     Mention,
     OutboxItem,
@@ -60,8 +62,12 @@ def scope_keys(m: Mention) -> list[str]:
 class SurgeRunner:
     """The detection loop of this instance (it works only while it holds the lease)."""
 
-    def __init__(self, rt: Runtime, clock=utcnow,  # type: ignore[no-untyped-def]
-                 observer: Callable[[SurgeEvent, datetime], None] | None = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        clock=utcnow,  # type: ignore[no-untyped-def]
+        observer: Callable[[SurgeEvent, datetime], None] | None = None,
+    ) -> None:
         """`observer` is told each detector event with the round's time (`webcare replay` lists them)."""
         self._rt = rt
         self._clock = clock
@@ -191,6 +197,13 @@ class SurgeRunner:
             for ev in detector.tick(now):
                 await self._on_event(session, ev, now, open_by_key, touched)
             await surges.escalate_unacknowledged(session, now=now, coord=rt.coord)
+            for surge_id in {c.surge_id for c in touched.values()}:
+                grown = next((x for x in open_by_key.values() if x.id == surge_id), None)
+                if grown is not None:
+                    surges.refresh_alert(session, grown, now=now, coord=rt.coord)
+            await surges.flush_stale_clusters(
+                session, now=now, coord=rt.coord, surge_ids=[x.id for x in open_by_key.values()]
+            )
             for cluster in touched.values():
                 surges.queue_cluster_card(
                     session, cluster, now=now, coord=rt.coord, channel=rt.settings.config.slack.channel
@@ -201,8 +214,14 @@ class SurgeRunner:
             state.lease_until, state.updated_at = now + LEASE, now  # the cursor moves with checkpoints
         return len(rows)
 
-    async def _on_event(self, session: AsyncSession, ev: SurgeEvent, now: datetime,
-                        open_by_key: dict[str, Surge], touched: dict[int, SurgeCluster]) -> None:
+    async def _on_event(
+        self,
+        session: AsyncSession,
+        ev: SurgeEvent,
+        now: datetime,
+        open_by_key: dict[str, Surge],
+        touched: dict[int, SurgeCluster],
+    ) -> None:
         if self._observer is not None:
             self._observer(ev, now)
         new = ev.key not in open_by_key
@@ -218,20 +237,46 @@ class SurgeRunner:
         """
         _, _, rest = surge.key.partition(":")
         source, _, thread = rest.partition(":")
-        waiting = list(await session.scalars(  # index (source, thread_key, author_key)
-            select(Case.id).where(Case.source == source, Case.thread_key == thread,
-                                  Case.status == CaseStatus.OPEN.value, Case.owner.is_(None),
-                                  Case.card_ts.is_(None))))
+        waiting = list(
+            await session.scalars(  # index (source, thread_key, author_key)
+                select(Case.id).where(
+                    Case.source == source,
+                    Case.thread_key == thread,
+                    Case.status == CaseStatus.OPEN.value,
+                    Case.owner.is_(None),
+                    Case.card_ts.is_(None),
+                )
+            )
+        )
         if not waiting:
             return
-        pending = (OutboxItem.case_id.in_(waiting), OutboxItem.kind == CARD_POST,
-                   OutboxItem.status == OutboxStatus.PENDING.value)
+        pending = (
+            OutboxItem.case_id.in_(waiting),
+            OutboxItem.kind == CARD_POST,
+            OutboxItem.status == OutboxStatus.PENDING.value,
+        )
         held = {c for c in await session.scalars(select(OutboxItem.case_id).where(*pending)) if c is not None}
         if not held:
             return
-        await session.execute(update(OutboxItem).where(*pending, OutboxItem.case_id.in_(held)).values(
-            status=OutboxStatus.SKIPPED.value, last_error="joined a surge cluster", finished_at=self._clock()))
+        await session.execute(
+            update(OutboxItem)
+            .where(*pending, OutboxItem.case_id.in_(held))
+            .values(
+                status=OutboxStatus.SKIPPED.value,
+                last_error="joined a surge cluster",
+                finished_at=self._clock(),
+            )
+        )
         await session.execute(update(Case).where(Case.id.in_(held)).values(status=CaseStatus.CLUSTERED.value))
+        await session.execute(
+            update(Clock)
+            .where(  # answered in bulk from the cluster: no deadline each
+                Clock.case_id.in_(held),
+                Clock.kind == ClockKind.FIRST_RESPONSE.value,
+                Clock.stopped_at.is_(None),
+            )
+            .values(stopped_at=self._clock(), next_at=None, outcome="clustered")
+        )
         mentions = await session.scalars(select(Mention).where(Mention.case_id.in_(held)).order_by(Mention.id))
         for mention in mentions:
             await self._cluster(session, surge, mention, touched)

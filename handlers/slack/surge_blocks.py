@@ -83,6 +83,18 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
                 "text": {"type": "mrkdwn", "text": t("surge.clusters") + "\n" + "\n".join(lines)},
             }
         )
+    if a.small_messages:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": t("surge.small", messages=a.small_messages, groups=a.small_groups),
+                    }
+                ],
+            }
+        )
     state = []
     if a.acked_by:
         state.append(t("surge.acked", actor=f"<@{a.acked_by}>"))

@@ -69,6 +69,8 @@ def upgrade() -> None:
     sa.Column('card_channel', sa.String(length=32), nullable=True),
     sa.Column('card_ts', sa.String(length=32), nullable=True),
     sa.Column('card_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('shown_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('shown_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['surge_id'], ['surges.id'], name=op.f('fk_surge_clusters_surge_id_surges'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_surge_clusters')),
     sa.UniqueConstraint('surge_id', 'key', name=op.f('uq_surge_clusters_surge_id_key'))
