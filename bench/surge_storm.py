@@ -84,8 +84,12 @@ TARGET_ALERT_S = 120.0
 CONFIG: dict[str, Any] = {
     # production-like: Slack's pace (1 post/s per channel), updates a little under Slack's ~50/min
     "slack": {"channel": CHANNEL, "alerts_channel": ALERTS, "post_interval": "1s", "update_interval": "1200ms"},
-    "roles": {"agents": [AGENT, "U0AGENT2"], "coordinators": ["U0COORD1"], "spokespersons": [SPOKESPERSON],
-              "managers": [MANAGER]},
+    "roles": {
+        "agents": [AGENT, "U0AGENT2"],
+        "coordinators": ["U0COORD1"],
+        "spokespersons": [SPOKESPERSON],
+        "managers": [MANAGER],
+    },
     "surge": {},  # the defaults: check 5s, card_every 10s, ack_within 10m, collapse true
 }
 
@@ -135,8 +139,23 @@ THREAT_TEMPLATES = [
     "Jullie directeur moet oppassen, ik ga hem vinden",
 ]
 PREFIXES = ["", "", "", "Echt, ", "@HEMA ", "Serieus? ", "Pff. ", "Nou nou. ", "Sorry maar ", "Lol. "]
-SUFFIXES = ["", "", "!", "!!", "!!!", " 😡", " 🤮", " #boycothema", " #hema", " Nooit meer.", " Bah.",
-            " Echt waar.", " 👎👎", " Dit moet iedereen weten.", " Schande!"]
+SUFFIXES = [
+    "",
+    "",
+    "!",
+    "!!",
+    "!!!",
+    " 😡",
+    " 🤮",
+    " #boycothema",
+    " #hema",
+    " Nooit meer.",
+    " Bah.",
+    " Echt waar.",
+    " 👎👎",
+    " Dit moet iedereen weten.",
+    " Schande!",
+]
 HEMA = ["HEMA", "Hema", "hema", "@HEMA", "de HEMA"]
 
 NORMAL_TEXTS = [
@@ -160,22 +179,43 @@ def now_iso() -> str:
 
 def storm_mention(i: int, run: str, rng: random.Random, threat: bool) -> dict[str, Any]:
     return {
-        "source": STORM_SOURCE, "id": f"{run}-s{i}", "venue": "own", "thread_id": STORM_THREAD,
-        "in_reply_to": STORM_THREAD, "url": f"https://facebook.com/hema/posts/1?comment={i}",
-        "author": {"id": f"{run}-fb{i}", "handle": f"fbfan{i}", "name": f"Fan {i}",
-                   "followers": rng.randint(5, 900), "verified": False},
-        "text": storm_text(rng, threat), "created_at": now_iso(), "lang": "nl",
+        "source": STORM_SOURCE,
+        "id": f"{run}-s{i}",
+        "venue": "own",
+        "thread_id": STORM_THREAD,
+        "in_reply_to": STORM_THREAD,
+        "url": f"https://facebook.com/hema/posts/1?comment={i}",
+        "author": {
+            "id": f"{run}-fb{i}",
+            "handle": f"fbfan{i}",
+            "name": f"Fan {i}",
+            "followers": rng.randint(5, 900),
+            "verified": False,
+        },
+        "text": storm_text(rng, threat),
+        "created_at": now_iso(),
+        "lang": "nl",
     }
 
 
 def normal_mention(i: int, run: str) -> dict[str, Any]:
     source, text = NORMAL_TEXTS[i % len(NORMAL_TEXTS)]
     return {
-        "source": source, "id": f"{run}-n{i}", "venue": "own", "thread_id": f"{run}-t{i}",
+        "source": source,
+        "id": f"{run}-n{i}",
+        "venue": "own",
+        "thread_id": f"{run}-t{i}",
         "url": f"https://example.org/{source}/{i}",
-        "author": {"id": f"{run}-na{i}", "handle": f"klant{i}", "name": f"Klant {i}", "followers": 150,
-                   "verified": False},
-        "text": text.format(n=i), "created_at": now_iso(), "lang": "nl",
+        "author": {
+            "id": f"{run}-na{i}",
+            "handle": f"klant{i}",
+            "name": f"Klant {i}",
+            "followers": 150,
+            "verified": False,
+        },
+        "text": text.format(n=i),
+        "created_at": now_iso(),
+        "lang": "nl",
     }
 
 
@@ -243,7 +283,9 @@ class Result:
 # --- load ------------------------------------------------------------------------------------------
 
 
-async def _post(http: aiohttp.ClientSession, server: Server, result: Result, items: list[dict[str, Any]]) -> None:
+async def _post(
+    http: aiohttp.ClientSession, server: Server, result: Result, items: list[dict[str, Any]]
+) -> None:
     body, headers = signed_mentions(items if len(items) > 1 else items[0])
     t0 = time.perf_counter()
     try:
@@ -256,8 +298,16 @@ async def _post(http: aiohttp.ClientSession, server: Server, result: Result, ite
     result.ingest_latencies.append(time.perf_counter() - t0)
 
 
-async def _storm(http: aiohttp.ClientSession, server: Server, result: Result, schedule: list[tuple[float, int]],
-                 run: str, seed: int, start: float, threat_share: float) -> None:
+async def _storm(
+    http: aiohttp.ClientSession,
+    server: Server,
+    result: Result,
+    schedule: list[tuple[float, int]],
+    run: str,
+    seed: int,
+    start: float,
+    threat_share: float,
+) -> None:
     rng = random.Random(seed)
     tasks = []
     i = 0
@@ -277,8 +327,15 @@ async def _storm(http: aiohttp.ClientSession, server: Server, result: Result, sc
     result.storm_end = time.time()
 
 
-async def _normal(http: aiohttp.ClientSession, server: Server, result: Result, run: str, seed: int,
-                  stop: asyncio.Event, every: tuple[float, float]) -> None:
+async def _normal(
+    http: aiohttp.ClientSession,
+    server: Server,
+    result: Result,
+    run: str,
+    seed: int,
+    stop: asyncio.Event,
+    every: tuple[float, float],
+) -> None:
     rng = random.Random(seed + 1)
     tasks = []
     i = 0
@@ -300,18 +357,34 @@ def _buttons(message: dict[str, Any], action: str) -> str | None:
     return None
 
 
-async def _clicks(http: aiohttp.ClientSession, server: Server, slack: FakeSlack, result: Result,
-                  stop: asyncio.Event, rate: float, seed: int) -> None:
+async def _clicks(
+    http: aiohttp.ClientSession,
+    server: Server,
+    slack: FakeSlack,
+    result: Result,
+    stop: asyncio.Event,
+    rate: float,
+    seed: int,
+) -> None:
     """~`rate` clicks/s: claims on posted cards (by two agents), every 10th a surge.ack by the manager."""
     rng = random.Random(seed + 2)
     tasks = []
     n = 0
 
     async def click(action: str, value: str, user: str, channel: str, ts: str) -> None:
-        payload = block_action_body(action_id=action, value=value, user_id=user, channel_id=channel,
-                                    message_ts=ts, trigger_id=slack.issue_trigger_id())
+        payload = block_action_body(
+            action_id=action,
+            value=value,
+            user_id=user,
+            channel_id=channel,
+            message_ts=ts,
+            trigger_id=slack.issue_trigger_id(),
+        )
         body = form_encode_payload(payload)
-        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign_slack_request(SIGNING_SECRET, body)}
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **sign_slack_request(SIGNING_SECRET, body),
+        }
         t0 = time.perf_counter()
         try:
             async with http.post(server.url + "/slack/events", data=body, headers=headers) as r:
@@ -339,13 +412,25 @@ async def _clicks(http: aiohttp.ClientSession, server: Server, slack: FakeSlack,
             if value:
                 tasks.append(asyncio.create_task(click("surge.ack", value, MANAGER, ALERTS, alerts[0]["ts"])))
                 continue
-        cards = [m for m in slack.messages.get(CHANNEL, [])[-200:]
-                 if m.get("thread_ts", m["ts"]) == m["ts"] and _buttons(m, "case.claim")]
+        cards = [
+            m
+            for m in slack.messages.get(CHANNEL, [])[-200:]
+            if m.get("thread_ts", m["ts"]) == m["ts"] and _buttons(m, "case.claim")
+        ]
         if not cards:
             continue
         card = rng.choice(cards)
-        tasks.append(asyncio.create_task(click("case.claim", _buttons(card, "case.claim") or "",
-                                               rng.choice([AGENT, "U0AGENT2"]), CHANNEL, card["ts"])))
+        tasks.append(
+            asyncio.create_task(
+                click(
+                    "case.claim",
+                    _buttons(card, "case.claim") or "",
+                    rng.choice([AGENT, "U0AGENT2"]),
+                    CHANNEL,
+                    card["ts"],
+                )
+            )
+        )
     await asyncio.gather(*tasks)
 
 
@@ -368,10 +453,7 @@ async def _query(db: Database, sql: str) -> list[tuple[Any, ...]]:
 
 
 def _epoch(value: Any) -> float:
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    dt = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
@@ -382,7 +464,8 @@ CLUSTER_COUNT = re.compile(r"(\d+) (?:vergelijkbare berichten|similar messages)"
 
 def _cluster_count(message: dict[str, Any]) -> int | None:
     m = CLUSTER_COUNT.search(json.dumps(message.get("blocks", []), ensure_ascii=False)) or CLUSTER_COUNT.search(
-        message.get("text", ""))
+        message.get("text", "")
+    )
     return int(m.group(1)) if m else None
 
 
@@ -409,8 +492,11 @@ def _max_in_window(times: list[float], window: float) -> int:
 
 async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> None:
     """Everything after the run: stored rows, visibility, pacing, calls, alert times."""
-    rows = await _query(db, "SELECT m.id, m.external_id, m.received_at, m.cluster_id, m.threat, c.card_ts, "
-                            "c.card_channel, c.status FROM mentions m LEFT JOIN cases c ON c.id = m.case_id")
+    rows = await _query(
+        db,
+        "SELECT m.id, m.external_id, m.received_at, m.cluster_id, m.threat, c.card_ts, "
+        "c.card_channel, c.status FROM mentions m LEFT JOIN cases c ON c.id = m.case_id",
+    )
     result.stored = len(rows)
     storm_rows = [r for r in rows if str(r[1]).startswith(f"{run}-s")]
     result.stored_storm = len(storm_rows)
@@ -450,18 +536,22 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
             via_cluster[mid] = times[j] - t_in if j < len(times) else float("inf")
     latency: dict[int, float] = {}
     kinds: Counter[str] = Counter()
-    for mid, t in own.items():
-        c = via_cluster.get(mid, float("inf"))
-        latency[mid] = min(t, c)
-        kinds["never" if latency[mid] == float("inf") else "own card" if t <= c else "cluster card"] += 1
+    for mid, t_own in own.items():
+        t_cluster = via_cluster.get(mid, float("inf"))
+        latency[mid] = min(t_own, t_cluster)
+        how = "own card" if t_own <= t_cluster else "cluster card"
+        kinds["never" if latency[mid] == float("inf") else how] += 1
     values = list(latency.values())
     storm_ids = {int(r[0]) for r in storm_rows}
     storm_values = [latency[i] for i in storm_ids]
     normal_values = [v for i, v in latency.items() if i not in storm_ids]
     result.latencies = values
     result.visibility = {
-        "all": _summary(values), "storm": _summary(storm_values), "normal": _summary(normal_values),
-        "how": dict(kinds), "clustered_mentions": sum(len(v) for v in by_cluster.values()),
+        "all": _summary(values),
+        "storm": _summary(storm_values),
+        "normal": _summary(normal_values),
+        "how": dict(kinds),
+        "clustered_mentions": sum(len(v) for v in by_cluster.values()),
     }
 
     # pacing of chat.postMessage per channel (successful posts only), 429s
@@ -469,20 +559,30 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
     for call in slack.calls_to("chat.postMessage"):
         if call.status == 200 and not call.error:
             per_channel[str(call.args.get("channel"))].append(call.at)
-    result.posts = {ch: {"posts": len(ts), "max_1s": _max_in_window(ts, 1.0),
-                         "max_10s_per_s": _max_in_window(ts, 10.0) / 10,
-                         "max_60s_per_s": _max_in_window(ts, 60.0) / 60}
-                    for ch, ts in sorted(per_channel.items())}
+    result.posts = {
+        ch: {
+            "posts": len(ts),
+            "max_1s": _max_in_window(ts, 1.0),
+            "max_10s_per_s": _max_in_window(ts, 10.0) / 10,
+            "max_60s_per_s": _max_in_window(ts, 60.0) / 60,
+        }
+        for ch, ts in sorted(per_channel.items())
+    }
     result.calls = dict(Counter(c.method for c in slack.calls))
     result.ratelimited = sum(1 for c in slack.calls if c.status == 429)
     result.outbox = await db.outbox_summary()
     waits: dict[str, list[float]] = defaultdict(list)
     for kind, created, finished in await _query(
-            db, "SELECT kind, created_at, finished_at FROM outbox WHERE status = 'done'"):
+        db, "SELECT kind, created_at, finished_at FROM outbox WHERE status = 'done'"
+    ):
         waits[str(kind)].append(_epoch(finished) - _epoch(created))
-    result.outbox_waits = {k: {"n": len(v), "p50_s": percentile(v, 50), "p99_s": percentile(v, 99), "max_s": max(v)}
-                           for k, v in sorted(waits.items())}
-    result.dead = [f"{k}: {e}" for k, e in await _query(db, "SELECT kind, last_error FROM outbox WHERE status = 'dead'")]
+    result.outbox_waits = {
+        k: {"n": len(v), "p50_s": percentile(v, 50), "p99_s": percentile(v, 99), "max_s": max(v)}
+        for k, v in sorted(waits.items())
+    }
+    result.dead = [
+        f"{k}: {e}" for k, e in await _query(db, "SELECT kind, last_error FROM outbox WHERE status = 'dead'")
+    ]
 
     # the alert
     dms = slack.dm_messages(MANAGER)
@@ -491,22 +591,38 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
     result.alert = {
         "first_dm_s": float(dms[0]["ts"]) - start if dms else float("nan"),
         "first_dm_text": dms[0]["text"][:140] if dms else "",
-        "alert_level_dm_s": next((float(m["ts"]) - start for m in dms if "Alarm" in m.get("text", "")), float("nan")),
+        "alert_level_dm_s": next(
+            (float(m["ts"]) - start for m in dms if "Alarm" in m.get("text", "")), float("nan")
+        ),
         "alert_card_s": float(alerts[0]["ts"]) - start if alerts else float("nan"),
         "dms": len(dms),
     }
     result.surges = [
-        {"scope": s, "key": k, "level": lv, "started_after_s": _epoch(st) - start, "raised_after_s": _epoch(ra) - start,
-         "messages": msgs, "acked_by": ack}
+        {
+            "scope": s,
+            "key": k,
+            "level": lv,
+            "started_after_s": _epoch(st) - start,
+            "raised_after_s": _epoch(ra) - start,
+            "messages": msgs,
+            "acked_by": ack,
+        }
         for s, k, lv, st, ra, msgs, ack in await _query(
-            db, "SELECT scope, key, level, started_at, raised_at, messages, acked_by FROM surges ORDER BY id")]
+            db, "SELECT scope, key, level, started_at, raised_at, messages, acked_by FROM surges ORDER BY id"
+        )
+    ]
 
 
 def _summary(values: list[float]) -> dict[str, Any]:
     finite = [v for v in values if v != float("inf")]
-    return {"n": len(values), "never": len(values) - len(finite), "p50_s": percentile(values, 50),
-            "p99_s": percentile(values, 99), "max_s": max(values) if values else float("nan"),
-            "within_30s": sum(1 for v in values if v <= TARGET_VISIBLE_P99_S)}
+    return {
+        "n": len(values),
+        "never": len(values) - len(finite),
+        "p50_s": percentile(values, 50),
+        "p99_s": percentile(values, 99),
+        "max_s": max(values) if values else float("nan"),
+        "within_30s": sum(1 for v in values if v <= TARGET_VISIBLE_P99_S),
+    }
 
 
 # --- one run ---------------------------------------------------------------------------------------
@@ -527,14 +643,28 @@ async def _watch_posts(slack: FakeSlack, stop: asyncio.Event) -> None:
     _record_first_counts(slack)
 
 
-async def run(db_kind: str, *, minutes: float, storm: int, seed: int = 1, clicks_per_s: float = 2.0,
-              normal_every: tuple[float, float] = (5.0, 10.0), threat_share: float = 0.01, drain: float = 180.0,
-              pg_admin_url: str = PG_ADMIN_URL, pg_db: str = "bench_storm", code: Path | None = None) -> Result:
+async def run(
+    db_kind: str,
+    *,
+    minutes: float,
+    storm: int,
+    seed: int = 1,
+    clicks_per_s: float = 2.0,
+    normal_every: tuple[float, float] = (5.0, 10.0),
+    threat_share: float = 0.01,
+    drain: float = 180.0,
+    pg_admin_url: str = PG_ADMIN_URL,
+    pg_db: str = "bench_storm",
+    code: Path | None = None,
+) -> Result:
     result = Result(db=db_kind, minutes=minutes, storm=storm)
     run_id = uuid.uuid4().hex[:6]
     schedule = storm_schedule(storm, minutes * 60, random.Random(seed))
     async with running(db_kind, config=CONFIG, pg_admin_url=pg_admin_url, pg_db=pg_db, code=code) as (
-            server, slack, db):
+        server,
+        slack,
+        db,
+    ):
         stop_normal, stop_clicks, stop_watch = asyncio.Event(), asyncio.Event(), asyncio.Event()
         cpu = CpuWindow(server)
         cpu.start()
@@ -547,13 +677,15 @@ async def run(db_kind: str, *, minutes: float, storm: int, seed: int = 1, clicks
             stop_clicks.set()
             await clicks
             t_end = time.monotonic()
-            await asyncio.sleep(10.0)  # the runner clusters the last mentions (check 5 s + settle 1 s)
+            await asyncio.sleep(
+                min(10.0, drain)
+            )  # the runner clusters the last mentions (check 5 s + settle 1 s)
             await _wait_drained(db, drain)
             result.drained_after_s = time.monotonic() - t_end
             stop_normal.set()
             await normal
             await asyncio.sleep(2.0)
-            await _wait_drained(db, 30.0)
+            await _wait_drained(db, min(drain, 30.0))
         stop_watch.set()
         await watcher
         result.cpu = cpu.stop()
@@ -561,7 +693,9 @@ async def run(db_kind: str, *, minutes: float, storm: int, seed: int = 1, clicks
         await measure(result, db, slack, run_id)
     with contextlib.suppress(OSError):
         log = server.stderr_path.read_text(errors="replace") if server.stderr_path.exists() else ""
-        result.server_log_errors = [line[:200] for line in log.splitlines() if "ERROR" in line or "Traceback" in line][:10]
+        result.server_log_errors = [
+            line[:200] for line in log.splitlines() if "ERROR" in line or "Traceback" in line
+        ][:10]
     return result
 
 
@@ -588,57 +722,108 @@ def targets(r: Result) -> list[list[str]]:
     yes = lambda ok: "met" if ok else "**not met**"  # noqa: E731
     return [
         ["every mention stored", "stored = sent", f"{r.stored} of {sent}", yes(r.stored == sent)],
-        ["visible in Slack (own card or cluster count)", "p99 ≤ 30 s",
-         f"p50 {_s(vis.get('p50_s', float('nan')))} s, p99 {_s(vis.get('p99_s', float('nan')))} s, "
-         f"max {_s(vis.get('max_s', float('nan')))} s; {vis.get('never', '?')} never",
-         yes(vis.get("p99_s", float("inf")) <= TARGET_VISIBLE_P99_S)],
-        ["chat.postMessage per channel", "≤ 1/s",
-         f"max {worst_1s} in any 1 s window, {worst_10s:.1f}/s over 10 s (burst 3 allowed by Slack and the fake)",
-         yes(worst_10s <= TARGET_POSTS_PER_S + 1e-9)],
-        ["no unhandled 429", "0 dead outbox rows", f"{r.ratelimited} × 429, {r.outbox.get('dead', 0)} dead",
-         yes(not r.outbox.get("dead"))],
-        ["all Slack calls", "< 5 % of mentions", f"{total_calls} calls = {100 * total_calls / max(1, sent):.1f} %",
-         yes(total_calls < TARGET_CALLS_SHARE * sent)],
-        ["interaction acks during the storm", "p99 < 100 ms",
-         f"p50 {_ms(percentile(acks, 50))} ms, p99 {_ms(ack_p99)} ms ({len(acks)} clicks, {r.click_errors} errors)",
-         yes(ack_p99 < TARGET_ACK_P99_S)],
-        ["manager's alert", "≤ 2 min after the storm starts",
-         f"DM after {_s(alert_s)} s, alert card after {_s(r.alert.get('alert_card_s', float('nan')))} s",
-         yes(alert_s <= TARGET_ALERT_S)],
+        [
+            "visible in Slack (own card or cluster count)",
+            "p99 ≤ 30 s",
+            f"p50 {_s(vis.get('p50_s', float('nan')))} s, p99 {_s(vis.get('p99_s', float('nan')))} s, "
+            f"max {_s(vis.get('max_s', float('nan')))} s; {vis.get('never', '?')} never",
+            yes(vis.get("p99_s", float("inf")) <= TARGET_VISIBLE_P99_S),
+        ],
+        [
+            "chat.postMessage per channel",
+            "≤ 1/s",
+            f"max {worst_1s} in any 1 s window, {worst_10s:.1f}/s over 10 s "
+            "(burst 3 allowed by Slack and the fake)",
+            yes(worst_10s <= TARGET_POSTS_PER_S + 1e-9),
+        ],
+        [
+            "no unhandled 429",
+            "0 dead outbox rows",
+            f"{r.ratelimited} × 429, {r.outbox.get('dead', 0)} dead",
+            yes(not r.outbox.get("dead")),
+        ],
+        [
+            "all Slack calls",
+            "< 5 % of mentions",
+            f"{total_calls} calls = {100 * total_calls / max(1, sent):.1f} %",
+            yes(total_calls < TARGET_CALLS_SHARE * sent),
+        ],
+        [
+            "interaction acks during the storm",
+            "p99 < 100 ms",
+            f"p50 {_ms(percentile(acks, 50))} ms, p99 {_ms(ack_p99)} ms "
+            f"({len(acks)} clicks, {r.click_errors} errors)",
+            yes(ack_p99 < TARGET_ACK_P99_S),
+        ],
+        [
+            "manager's alert",
+            "≤ 2 min after the storm starts",
+            f"DM after {_s(alert_s)} s, alert card after {_s(r.alert.get('alert_card_s', float('nan')))} s",
+            yes(alert_s <= TARGET_ALERT_S),
+        ],
     ]
 
 
 def report(r: Result, machine: dict[str, str]) -> str:
     sent = r.storm_sent + r.normal_sent
-    out = [f"### {r.db}: {r.storm_sent} storm mentions in {r.minutes:g} min ({r.batches} batches, "
-           f"{min(r.batch_sizes, default=0)}–{max(r.batch_sizes, default=0)} per batch) + {r.normal_sent} normal\n"]
+    out = [
+        f"### {r.db}: {r.storm_sent} storm mentions in {r.minutes:g} min ({r.batches} batches, "
+        f"{min(r.batch_sizes, default=0)}–{max(r.batch_sizes, default=0)} per batch) + {r.normal_sent} normal\n"
+    ]
     out.append(markdown_table(["requirement", "target", "measured", ""], targets(r)))
     vis = r.visibility
-    rows = [[k, v["n"], _s(v["p50_s"]), _s(v["p99_s"]), _s(v["max_s"]), v["within_30s"], v["never"]]
-            for k, v in ((k, vis.get(k)) for k in ("storm", "normal", "all")) if v]
+    rows = [
+        [k, v["n"], _s(v["p50_s"]), _s(v["p99_s"]), _s(v["max_s"]), v["within_30s"], v["never"]]
+        for k, v in ((k, vis.get(k)) for k in ("storm", "normal", "all"))
+        if v
+    ]
     out.append("\nVisibility (received → visible in Slack), seconds:\n")
     out.append(markdown_table(["mentions", "n", "p50", "p99", "max", "≤ 30 s", "never"], rows))
-    out.append(f"\nHow they became visible: {vis.get('how')}; counted in clusters: {vis.get('clustered_mentions')} "
-               f"in {r.clusters} clusters; threats stored: {r.threats_stored}.")
+    out.append(
+        f"\nHow they became visible: {vis.get('how')}; counted in clusters: {vis.get('clustered_mentions')} "
+        f"in {r.clusters} clusters; threats stored: {r.threats_stored}."
+    )
     out.append("\nchat.postMessage per channel (successful):\n")
-    out.append(markdown_table(["channel", "posts", "max in 1 s", "max /s over 10 s", "max /s over 60 s"],
-                              [[ch, p["posts"], p["max_1s"], f"{p['max_10s_per_s']:.1f}", f"{p['max_60s_per_s']:.2f}"]
-                               for ch, p in r.posts.items()]))
-    out.append(f"\nSlack calls by method: {dict(sorted(r.calls.items()))}; 429s: {r.ratelimited}; "
-               f"outbox: {r.outbox}; dead: {r.dead[:5]}")
+    out.append(
+        markdown_table(
+            ["channel", "posts", "max in 1 s", "max /s over 10 s", "max /s over 60 s"],
+            [
+                [ch, p["posts"], p["max_1s"], f"{p['max_10s_per_s']:.1f}", f"{p['max_60s_per_s']:.2f}"]
+                for ch, p in r.posts.items()
+            ],
+        )
+    )
+    out.append(
+        f"\nSlack calls by method: {dict(sorted(r.calls.items()))}; 429s: {r.ratelimited}; "
+        f"outbox: {r.outbox}; dead: {r.dead[:5]}"
+    )
     out.append("\nOutbox jobs done, created → finished (seconds; updates include their `card_every` delay):\n")
-    out.append(markdown_table(["kind", "n", "p50", "p99", "max"],
-                              [[k, w["n"], _s(w["p50_s"]), _s(w["p99_s"]), _s(w["max_s"])]
-                               for k, w in r.outbox_waits.items()]))
-    out.append(f"\nClicks: " + ", ".join(f"{a}: n={len(v)} p50 {_ms(percentile(v, 50))} ms p99 {_ms(percentile(v, 99))} "
-                                          f"ms max {_ms(max(v))} ms" for a, v in r.clicks.items() if v))
+    out.append(
+        markdown_table(
+            ["kind", "n", "p50", "p99", "max"],
+            [[k, w["n"], _s(w["p50_s"]), _s(w["p99_s"]), _s(w["max_s"])] for k, w in r.outbox_waits.items()],
+        )
+    )
+    out.append(
+        "\nClicks: "
+        + ", ".join(
+            f"{a}: n={len(v)} p50 {_ms(percentile(v, 50))} ms p99 {_ms(percentile(v, 99))} "
+            f"ms max {_ms(max(v))} ms"
+            for a, v in r.clicks.items()
+            if v
+        )
+    )
     out.append(f"\nAlert: {r.alert}")
     out.append(f"\nSurges: {r.surges}")
-    out.append(f"\nIngest: {sent} sent, {r.ingest_errors} errors, request p50 {_ms(percentile(r.ingest_latencies, 50))} ms "
-               f"p99 {_ms(percentile(r.ingest_latencies, 99))} ms; outbox drained "
-               f"{_s(r.drained_after_s)} s after the storm's last batch; server CPU {r.cpu.get('server_cores', 0):.2f} "
-               f"cores, load-gen {r.cpu.get('loadgen_cores', 0):.2f}, machine {r.cpu.get('machine_pct', 0):.0f} %, "
-               f"server peak RSS {r.peak_rss_mib:.0f} MiB")
+    out.append(
+        f"\nIngest: {sent} sent, {r.ingest_errors} errors, "
+        f"request p50 {_ms(percentile(r.ingest_latencies, 50))} ms "
+        f"p99 {_ms(percentile(r.ingest_latencies, 99))} ms; outbox drained "
+        f"{_s(r.drained_after_s)} s after the storm's last batch; "
+        f"server CPU {r.cpu.get('server_cores', 0):.2f} "
+        f"cores, load-gen {r.cpu.get('loadgen_cores', 0):.2f}, machine {r.cpu.get('machine_pct', 0):.0f} %, "
+        f"server peak RSS {r.peak_rss_mib:.0f} MiB"
+    )
     if r.server_log_errors:
         out.append(f"\nServer log errors: {r.server_log_errors}")
     out.append("\nMachine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()))
@@ -650,10 +835,13 @@ def to_json(r: Result, machine: dict[str, str]) -> dict[str, Any]:
     data.pop("latencies")
     data.pop("ingest_latencies")
     data["batch_sizes"] = {"min": min(r.batch_sizes, default=0), "max": max(r.batch_sizes, default=0)}
-    data["clicks"] = {a: {"n": len(v), "p50_s": percentile(v, 50), "p99_s": percentile(v, 99)}
-                      for a, v in r.clicks.items()}
+    data["clicks"] = {
+        a: {"n": len(v), "p50_s": percentile(v, 50), "p99_s": percentile(v, 99)} for a, v in r.clicks.items()
+    }
     data["ingest"] = {"p50_s": percentile(r.ingest_latencies, 50), "p99_s": percentile(r.ingest_latencies, 99)}
-    data["targets"] = [dict(zip(["requirement", "target", "measured", "verdict"], t, strict=True)) for t in targets(r)]
+    data["targets"] = [
+        dict(zip(["requirement", "target", "measured", "verdict"], t, strict=True)) for t in targets(r)
+    ]
     data["machine"] = machine
 
     def clean(x: Any) -> Any:
@@ -664,6 +852,7 @@ def to_json(r: Result, machine: dict[str, str]) -> dict[str, Any]:
         if isinstance(x, list):
             return [clean(v) for v in x]
         return x
+
     return clean(data)
 
 
@@ -672,14 +861,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=10.0, help="length of the storm (default 10)")
     p.add_argument("--storm", type=int, default=7000, help="storm mentions (default 7000)")
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    p.add_argument("--database-url", default=None,
-                   help="PostgreSQL: postgresql://postgres@127.0.0.1:5432/bench_storm (that database is "
-                        "dropped and created; `test` and `postgres` are refused)")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL: postgresql://postgres@127.0.0.1:5432/bench_storm (that database is "
+        "dropped and created; `test` and `postgres` are refused)",
+    )
     p.add_argument("--clicks", type=float, default=2.0, help="clicks per second during the storm (default 2)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--drain", type=float, default=180.0, help="wait at most this long for the outbox after the storm")
-    p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE", help="also write JSON (- = stdout)")
-    p.add_argument("--code", type=Path, default=None, metavar="DIR", help="run the server from this source tree")
+    p.add_argument(
+        "--drain", type=float, default=180.0, help="wait at most this long for the outbox after the storm"
+    )
+    p.add_argument(
+        "--json", nargs="?", const="-", default=None, metavar="FILE", help="also write JSON (- = stdout)"
+    )
+    p.add_argument(
+        "--code", type=Path, default=None, metavar="DIR", help="run the server from this source tree"
+    )
     return p.parse_args(argv)
 
 
@@ -695,9 +893,19 @@ def main(argv: list[str] | None = None) -> int:
         args.db, pg_db = "postgres", url.database or pg_db
         admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     print(f"… {args.db}: {args.storm} storm mentions over {args.minutes:g} min", file=sys.stderr)
-    result = asyncio.run(run(args.db, minutes=args.minutes, storm=args.storm, seed=args.seed,
-                             clicks_per_s=args.clicks, drain=args.drain, pg_admin_url=admin, pg_db=pg_db,
-                             code=args.code))
+    result = asyncio.run(
+        run(
+            args.db,
+            minutes=args.minutes,
+            storm=args.storm,
+            seed=args.seed,
+            clicks_per_s=args.clicks,
+            drain=args.drain,
+            pg_admin_url=admin,
+            pg_db=pg_db,
+            code=args.code,
+        )
+    )
     machine = machine_info(postgres_url=admin if args.db == "postgres" else None)
     print(report(result, machine))
     if args.json:
