@@ -270,7 +270,7 @@ class Result:
     outbox: dict[str, int] = field(default_factory=dict)
     dead: list[str] = field(default_factory=list)
     outbox_waits: dict[str, dict[str, float]] = field(default_factory=dict)
-    clicks: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    clicks: dict[str, list[float]] = field(default_factory=dict)
     click_errors: int = 0
     alert: dict[str, Any] = field(default_factory=dict)
     surges: list[dict[str, Any]] = field(default_factory=list)
@@ -366,7 +366,8 @@ async def _clicks(
     rate: float,
     seed: int,
 ) -> None:
-    """~`rate` clicks/s: claims on posted cards (by two agents), every 10th a surge.ack by the manager."""
+    """~`rate` clicks/s: claims on posted cards (by one agent, so a repeat claim is a no-op, as in
+    bench.ack_latency), every 10th a surge.ack by the manager on the alert card."""
     rng = random.Random(seed + 2)
     tasks = []
     n = 0
@@ -393,7 +394,7 @@ async def _clicks(
         except (aiohttp.ClientError, TimeoutError):
             ok = False
         if ok:
-            result.clicks[action].append(time.perf_counter() - t0)
+            result.clicks.setdefault(action, []).append(time.perf_counter() - t0)
         else:
             result.click_errors += 1
 
@@ -425,7 +426,7 @@ async def _clicks(
                 click(
                     "case.claim",
                     _buttons(card, "case.claim") or "",
-                    rng.choice([AGENT, "U0AGENT2"]),
+                    AGENT,
                     CHANNEL,
                     card["ts"],
                 )
@@ -716,6 +717,8 @@ def targets(r: Result) -> list[list[str]]:
     worst_1s = max((p["max_1s"] for p in r.posts.values()), default=0)
     worst_10s = max((p["max_10s_per_s"] for p in r.posts.values()), default=0.0)
     total_calls = sum(r.calls.values())
+    by_clicks = r.calls.get("chat.postEphemeral", 0) + sum(
+        w["n"] for k, w in r.outbox_waits.items() if k in ("card.update", "note.post"))
     acks = [v for vs in r.clicks.values() for v in vs]
     ack_p99 = percentile(acks, 99)
     alert_s = r.alert.get("first_dm_s", float("nan"))
@@ -745,7 +748,9 @@ def targets(r: Result) -> list[list[str]]:
         [
             "all Slack calls",
             "< 5 % of mentions",
-            f"{total_calls} calls = {100 * total_calls / max(1, sent):.1f} %",
+            f"{total_calls} calls = {100 * total_calls / max(1, sent):.1f} %; without what the clicks caused "
+            f"(ephemerals, card updates, history notes: {by_clicks}) "
+            f"{100 * (total_calls - by_clicks) / max(1, sent):.1f} %",
             yes(total_calls < TARGET_CALLS_SHARE * sent),
         ],
         [
@@ -893,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
         args.db, pg_db = "postgres", url.database or pg_db
         admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
     print(f"… {args.db}: {args.storm} storm mentions over {args.minutes:g} min", file=sys.stderr)
+    machine = machine_info(postgres_url=admin if args.db == "postgres" else None)  # the code as it starts
     result = asyncio.run(
         run(
             args.db,
@@ -906,7 +912,6 @@ def main(argv: list[str] | None = None) -> int:
             code=args.code,
         )
     )
-    machine = machine_info(postgres_url=admin if args.db == "postgres" else None)
     print(report(result, machine))
     if args.json:
         text = json.dumps(to_json(result, machine), indent=2, ensure_ascii=False)
