@@ -502,7 +502,10 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
     storm_rows = [r for r in rows if str(r[1]).startswith(f"{run}-s")]
     result.stored_storm = len(storm_rows)
     result.threats_stored = sum(1 for r in storm_rows if r[4])
-    clusters = {int(cid): ts for cid, ts in await _query(db, "SELECT id, card_ts FROM surge_clusters")}
+    cluster_rows = await _query(db, "SELECT id, card_ts, count FROM surge_clusters")
+    clusters = {int(cid): ts for cid, ts, _n in cluster_rows}
+    db_counts = {int(cid): int(n) for cid, _ts, n in cluster_rows}
+    uncovered: list[dict[str, Any]] = []
     result.clusters = len(clusters)
 
     # when each Slack message became visible, and the cluster cards' counts over time
@@ -535,6 +538,10 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
         for k, (mid, t_in) in enumerate(members, start=1):
             j = bisect.bisect_left(counts, k)
             via_cluster[mid] = times[j] - t_in if j < len(times) else float("inf")
+            if j >= len(times):
+                uncovered.append({"mention": mid, "cluster": cid, "rank": k, "members": len(members),
+                                  "db_count": db_counts.get(cid), "max_count_seen": peak,
+                                  "card_versions": len(times)})
     latency: dict[int, float] = {}
     kinds: Counter[str] = Counter()
     for mid, t_own in own.items():
@@ -553,6 +560,7 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
         "normal": _summary(normal_values),
         "how": dict(kinds),
         "clustered_mentions": sum(len(v) for v in by_cluster.values()),
+        "uncovered": uncovered[:10],
     }
 
     # pacing of chat.postMessage per channel (successful posts only), 429s
@@ -786,7 +794,8 @@ def report(r: Result, machine: dict[str, str]) -> str:
     out.append(markdown_table(["mentions", "n", "p50", "p99", "max", "≤ 30 s", "never"], rows))
     out.append(
         f"\nHow they became visible: {vis.get('how')}; counted in clusters: {vis.get('clustered_mentions')} "
-        f"in {r.clusters} clusters; threats stored: {r.threats_stored}."
+        f"in {r.clusters} clusters; threats stored: {r.threats_stored}; "
+        f"clustered but not covered by their card's count: {vis.get('uncovered')}."
     )
     out.append("\nchat.postMessage per channel (successful):\n")
     out.append(
