@@ -622,13 +622,20 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
     ]
 
 
+def _pct(values: list[float], p: float) -> float:
+    """percentile() that keeps never-visible (infinite) latencies infinite instead of NaN."""
+    big = 1e12
+    v = percentile([min(x, big) for x in values], p)
+    return float("inf") if v >= big else v
+
+
 def _summary(values: list[float]) -> dict[str, Any]:
     finite = [v for v in values if v != float("inf")]
     return {
         "n": len(values),
         "never": len(values) - len(finite),
-        "p50_s": percentile(values, 50),
-        "p99_s": percentile(values, 99),
+        "p50_s": _pct(values, 50),
+        "p99_s": _pct(values, 99),
         "max_s": max(values) if values else float("nan"),
         "within_30s": sum(1 for v in values if v <= TARGET_VISIBLE_P99_S),
     }
