@@ -227,29 +227,32 @@ class Database:
 
 
 @contextlib.asynccontextmanager
-async def database(kind: str, workdir: Path, admin_url: str = PG_ADMIN_URL) -> AsyncIterator[Database]:
-    """A fresh, empty database: a SQLite file in `workdir`, or PostgreSQL database `bench`
-    (created here, dropped afterwards). The server migrates it at start."""
+async def database(kind: str, workdir: Path, admin_url: str = PG_ADMIN_URL,
+                   name: str = PG_BENCH_DB) -> AsyncIterator[Database]:
+    """A fresh, empty database: a SQLite file in `workdir`, or PostgreSQL database `name` (default
+    `bench`; created here, dropped afterwards). The server migrates it at start."""
     if kind == "sqlite":
         yield Database("sqlite", f"sqlite+aiosqlite:///{workdir / 'webcare.db'}")
         return
     if kind != "postgres":
         raise ValueError(f"unknown database kind {kind!r}")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or name in ("test", "postgres", "template0", "template1"):
+        raise ValueError(f"refusing to create/drop database {name!r}")
     import asyncpg
 
     admin = await asyncpg.connect(admin_url)
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        await admin.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
     base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
-        yield Database("postgres", f"{base}/{PG_BENCH_DB}")
+        yield Database("postgres", f"{base}/{name}")
     finally:
         admin = await asyncpg.connect(admin_url)
         try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             await admin.close()
 
@@ -262,8 +265,18 @@ def db_kinds(choice: str) -> list[str]:
 # --- the server --------------------------------------------------------------------------------
 
 
-def write_config(workdir: Path, reply_port: int) -> Path:
-    """An app.yaml like the repository's (channel C0WEBCARE, default pacing and outbox)."""
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` into `base` (nested mappings merge, everything else replaces)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if nested else value
+    return out
+
+
+def write_config(workdir: Path, reply_port: int, overrides: dict[str, Any] | None = None) -> Path:
+    """An app.yaml like the repository's (channel C0WEBCARE, default pacing and outbox);
+    `overrides` are deep-merged into it."""
     cfg = {
         "locale": "nl",
         "timezone": "Europe/Amsterdam",
@@ -274,6 +287,7 @@ def write_config(workdir: Path, reply_port: int) -> Path:
         "integrations": {"webhook": {"reply_url": f"http://127.0.0.1:{reply_port}/replies"}},
         "sla": {"first_response": "2h"},
     }
+    cfg = _merge(cfg, overrides or {})
     path = workdir / "app.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     return path
@@ -283,8 +297,10 @@ class Server:
     """`webcare serve` as a subprocess on a free loopback port."""
 
     def __init__(self, *, db: Database, slack: FakeSlack, workdir: Path,
-                 profile: Path | None = None, code: Path | None = None) -> None:
+                 profile: Path | None = None, code: Path | None = None,
+                 config: dict[str, Any] | None = None) -> None:
         self.db, self.slack, self.workdir, self.profile = db, slack, workdir, profile
+        self.config = config  # app.yaml overrides (deep-merged into write_config's)
         self.code = code or ROOT  # the source tree the server imports (A/B a patched copy)
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
@@ -297,7 +313,7 @@ class Server:
 
     async def start(self, timeout: float = 60.0) -> None:
         """Start the process and wait until /readyz answers 200 (migrations done)."""
-        config = write_config(self.workdir, free_port())
+        config = write_config(self.workdir, free_port(), self.config)
         env = {
             **os.environ,
             "DATABASE_URL": self.db.url, "PORT": str(self.port), "HOST": "127.0.0.1",
@@ -378,12 +394,16 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def running(kind: str, *, profile: Path | None = None, code: Path | None = None,
-                  keep_workdir: bool = False) -> AsyncIterator[tuple[Server, FakeSlack, Database]]:
-    """A fresh database, a FakeSlack paced like Slack (1 post/s per channel, burst 3) and the server."""
+                  keep_workdir: bool = False, config: dict[str, Any] | None = None,
+                  pg_admin_url: str = PG_ADMIN_URL, pg_db: str = PG_BENCH_DB,
+                  ) -> AsyncIterator[tuple[Server, FakeSlack, Database]]:
+    """A fresh database, a FakeSlack paced like Slack (1 post/s per channel, burst 3) and the server.
+
+    `config`: app.yaml overrides; `pg_admin_url`/`pg_db`: where PostgreSQL runs are created."""
     with _workdir(keep_workdir) as workdir:
-        async with database(kind, workdir) as db, \
+        async with database(kind, workdir, pg_admin_url, pg_db) as db, \
                 FakeSlack(bot_token=BOT_TOKEN, post_rate_per_s=1.0, post_burst=3) as slack:
-            server = Server(db=db, slack=slack, workdir=workdir, profile=profile, code=code)
+            server = Server(db=db, slack=slack, workdir=workdir, profile=profile, code=code, config=config)
             await server.start()
             try:
                 yield server, slack, db
