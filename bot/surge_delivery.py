@@ -99,7 +99,7 @@ class SurgeCardJob(_NoSideEffects):
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
             return NOT_CONNECTED
-        surge = await session.get(Surge, item.payload["surge_id"])
+        surge = await session.get(Surge, item.payload["surge_id"], with_for_update=True)
         if surge is None or not surge.card_channel:
             return Skip("surge is gone")
         if self.update:
@@ -140,7 +140,8 @@ class ClusterCardJob(SurgeCardJob):
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
             return NOT_CONNECTED
-        cluster = await session.get(SurgeCluster, item.payload["cluster_id"])
+        # locked: a count the runner commits meanwhile queues the next update, it is never lost
+        cluster = await session.get(SurgeCluster, item.payload["cluster_id"], with_for_update=True)
         surge = await session.get(Surge, cluster.surge_id) if cluster else None
         if cluster is None or surge is None or not cluster.card_channel:
             return Skip("cluster is gone")

@@ -92,13 +92,10 @@ def alerts_channel(coord: Coord) -> str:
     return coord.cfg.slack.alerts_channel or coord.cfg.slack.channel
 
 
-async def open_surges(session: AsyncSession) -> list[Surge]:
-    """Surges not yet resolved (a handful at most; indexed by state)."""
-    return list(
-        await session.scalars(
-            select(Surge).where(Surge.state.in_([SurgeState.OPEN.value, SurgeState.ACKED.value]))
-        )
-    )
+async def open_surges(session: AsyncSession, *, lock: bool = False) -> list[Surge]:
+    """Surges not yet resolved (a handful at most; indexed by state); `lock` for the runner's round."""
+    query = select(Surge).where(Surge.state.in_([SurgeState.OPEN.value, SurgeState.ACKED.value]))
+    return list(await session.scalars(query.with_for_update() if lock else query))
 
 
 async def _label(session: AsyncSession, key: str) -> tuple[str, str | None]:

@@ -176,7 +176,7 @@ class SurgeRunner:
                     .limit(BATCH)
                 )
             )
-            open_by_key = {s.key: s for s in await surges.open_surges(session)}
+            open_by_key = {s.key: s for s in await surges.open_surges(session, lock=True)}
             touched: dict[int, SurgeCluster] = {}
             for mention, status in rows:
                 keys = scope_keys(mention)
@@ -289,7 +289,9 @@ class SurgeRunner:
             return  # counted before a restart (rounds after a checkpoint are counted again)
         got = self._clusterer.assign(mention.text, at=mention.received_at, scope=surge.key)
         cluster = await session.scalar(
-            select(SurgeCluster).where(SurgeCluster.surge_id == surge.id, SurgeCluster.key == got.cluster_id)
+            select(SurgeCluster)
+            .where(SurgeCluster.surge_id == surge.id, SurgeCluster.key == got.cluster_id)
+            .with_for_update()
         )
         if cluster is None:
             found = self._clusterer.get(got.cluster_id, scope=surge.key)
