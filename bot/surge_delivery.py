@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
+from bot.coord_delivery import MessageJob, _Message
 from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, NoteJob, _NoSideEffects, _Note
 from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_NOTE, SURGE_POST, SURGE_UPDATE
 from bot.models import OutboxItem, Surge, SurgeCluster
@@ -169,11 +170,8 @@ class ClusterCardJob(SurgeCardJob):
                 cluster.card_ts = ref
 
 
-class SurgeMessageJob(_NoSideEffects):
-    """A direct message about a surge to a manager, spokesperson or security contact."""
-
-    def __init__(self, chat: ChatPort | None) -> None:
-        self.chat = chat
+class SurgeMessageJob(MessageJob):
+    """A direct message about a surge to a manager, spokesperson or security contact (no case behind it)."""
 
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
@@ -182,35 +180,18 @@ class SurgeMessageJob(_NoSideEffects):
         surge = await session.get(Surge, p["surge_id"])
         if surge is None:
             return Skip("surge is gone")
-        link = (
-            f"https://slack.com/archives/{surge.card_channel}/p{surge.card_ts.replace('.', '')}"
-            if surge.card_channel and surge.card_ts
-            else ""
-        )
         params = {
             "label": surge.label or "",
             "messages": str(surge.messages),
             "authors": str(surge.authors),
             "threats": str(surge.threats),
             "level": surge.level,
-            "link": link,
             "actor": p.get("actor") or "-",
             "growth": f"{_growth(surge):.0f}",
         }
-        return PersonMessage(event=p["event"], params=params)
-
-    async def send(self, item: OutboxItem, prepared: PersonMessage) -> str | None:
-        assert self.chat is not None
-        channel = await self.chat.direct_channel(item.payload["to"])
-        return (await self.chat.post_message(channel=channel, message=prepared, marker=item.key)).ts
-
-    async def reconcile(self, item: OutboxItem, prepared: PersonMessage) -> str | None:
-        assert self.chat is not None
-        channel = await self.chat.direct_channel(item.payload["to"])
-        ref = await self.chat.find_marker(
-            channel=channel, marker=item.key, since=item.created_at - RECONCILE_WINDOW
-        )
-        return ref.ts if ref else None
+        message = PersonMessage(event=p["event"], params=params, card_channel=surge.card_channel,
+                                card_ts=surge.card_ts)
+        return _Message(to=p["to"], message=message)
 
 
 class SurgeNoteJob(NoteJob):

@@ -221,6 +221,9 @@ class PersonMessage:
     case: CaseSummary | None = None
     answer_ref: str | None = None
     """An expert question: the reference the Answer button carries."""
+    card_channel: str | None = None
+    card_ts: str | None = None
+    """A card the message is about when there is no case (a surge's alert card): linked as {link}."""
 
 
 @dataclass(frozen=True)

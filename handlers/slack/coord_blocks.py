@@ -39,7 +39,9 @@ def _case_context(t: Translator, case: CaseSummary) -> list[dict[str, Any]]:
 
 def render_person_message(m: PersonMessage, t: Translator) -> tuple[str, list[dict[str, Any]]]:
     """A nudge, an escalation or an expert's question, as fallback text and blocks."""
-    head = t(f"message.{m.event}", **format_params(t, m.params))
+    link = card_link(m.card_channel, m.card_ts)
+    params = format_params(t, m.params) | {"link": f"<{link}|{t('coord.open_card')}>" if link else ""}
+    head = t(f"message.{m.event}", **params)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
     if m.text:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quote(m.text, 2500)}})
