@@ -7,7 +7,7 @@ any database work), call one service in one transaction, let the renderers rende
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -172,8 +172,8 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                           payload: dict[str, Any]) -> None:
         await ack()
         ref = cases.parse_ref(payload.get("value"))
-        until = utcnow().replace(second=0, microsecond=0) + rt.settings.config.escalation.steps[0] \
-            if rt.settings.config.escalation.steps else utcnow()
+        steps = rt.settings.config.escalation.steps
+        until = utcnow().replace(second=0, microsecond=0) + (steps[0] if steps else timedelta(hours=1))
         await client.views_open(trigger_id=body["trigger_id"],
                                 view=snooze_modal(t, metadata=cases.ref_value(ref.case), until=until))
 
@@ -302,12 +302,18 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                            payload: dict[str, Any]) -> None:
         await ack()
         ref = surges.parse_cluster(payload.get("value"))
-        async with rt.maker() as session:
-            cluster, mentions = await surges.cluster_messages(session=session, cluster_id=ref.cluster,
-                                                              actor=actor(body), coord=rt.coord)
+        opened = (await client.views_open(trigger_id=body["trigger_id"],
+                                          view=cluster_messages_modal(t, count=0, messages=[])))["view"]
+        try:
+            async with rt.maker() as session:
+                cluster, mentions = await surges.cluster_messages(session=session, cluster_id=ref.cluster,
+                                                                  actor=actor(body), coord=rt.coord)
+        except WebcareError as exc:
+            await client.views_update(view_id=opened["id"], view=unavailable_modal(t, t(exc.key, **exc.params)))
+            raise
         rows = [(m.author_handle or m.author_name or "?", m.text, m.threat) for m in mentions]
-        await client.views_open(trigger_id=body["trigger_id"],
-                                view=cluster_messages_modal(t, count=cluster.count, messages=rows))
+        await client.views_update(view_id=opened["id"],
+                                  view=cluster_messages_modal(t, count=cluster.count, messages=rows))
 
     # --- /webcare ---------------------------------------------------------------------------
     async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

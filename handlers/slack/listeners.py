@@ -140,10 +140,17 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                    payload: dict[str, Any]) -> None:
         await ack()
         ref = cases.parse_ref(payload.get("value"))
-        async with rt.uow() as session:
-            text = await cases.show_text(session=session, ref=ref, actor=body["user"]["id"], now=utcnow(),
-                                         coord=rt.coord)
-        await client.views_open(trigger_id=body["trigger_id"], view=text_modal(t, t("modal.show.title"), text))
+        # The trigger_id lives 3 s: open the modal before touching the database.
+        opened = (await client.views_open(trigger_id=body["trigger_id"], view=text_modal(
+            t, t("modal.show.title"), t("modal.reply.loading"))))["view"]
+        try:
+            async with rt.uow() as session:
+                text = await cases.show_text(session=session, ref=ref, actor=body["user"]["id"], now=utcnow(),
+                                             coord=rt.coord)
+        except WebcareError as exc:
+            await client.views_update(view_id=opened["id"], view=unavailable_modal(t, t(exc.key, **exc.params)))
+            raise
+        await client.views_update(view_id=opened["id"], view=text_modal(t, t("modal.show.title"), text))
 
     async def open_ignore(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           payload: dict[str, Any]) -> None:
