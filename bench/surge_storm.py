@@ -17,11 +17,12 @@ Then it waits for the outbox to drain and measures (targets from the issue):
 - (a) every mention stored: the `mentions` table against what was sent;
 - (b) visibility latency per mention, from `mentions.received_at` (server clock) to the moment it is
   visible in Slack: for a mention with a card of its own, the card's post (FakeSlack's message `ts`,
-  the fake's wall clock; both run on this machine); for a mention counted in a cluster card
-  (`mentions.cluster_id`), the first post or update of that cluster's card (matched through
-  `surge_clusters.card_ts`) whose count covers it, taking the cluster's mentions in id order (the
-  runner clusters them in id order; the few cards taken back from the outbox when the alarm is
-  raised are counted in id order too). Mentions never visible count as infinitely late;
+  the fake's wall clock; both run on this machine); for a mention counted in a cluster
+  (`mentions.cluster_id`), the first post or update whose count covers it of that cluster's card
+  (matched through `surge_clusters.card_ts`) or of the surge's storm card (which counts every
+  clustered message of the surge; matched through `surges.storm_ts`), whichever came first, taking
+  the mentions in id order (the runner clusters them in id order; the few cards taken back from
+  the outbox when the alarm is raised are counted in id order too). Never visible = infinitely late;
 - (c) chat.postMessage per channel: the most successful posts in any sliding 1 s and 10 s window;
   HTTP 429s; outbox rows that failed for good (`dead`);
 - (d) all Slack Web API calls (every method, 429s included) per mention;
@@ -463,6 +464,14 @@ def _epoch(value: Any) -> float:
 CLUSTER_COUNT = re.compile(r"(\d+) (?:vergelijkbare berichten|similar messages)")
 
 
+STORM_COUNT = re.compile(r"^Storm(?: voorbij| over)?: (\d+) (?:berichten|messages)")
+
+
+def _storm_count(message: dict[str, Any]) -> int | None:
+    m = STORM_COUNT.search(message.get("text", ""))
+    return int(m.group(1)) if m else None
+
+
 def _cluster_count(message: dict[str, Any]) -> int | None:
     m = CLUSTER_COUNT.search(json.dumps(message.get("blocks", []), ensure_ascii=False)) or CLUSTER_COUNT.search(
         message.get("text", "")
@@ -502,9 +511,11 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
     storm_rows = [r for r in rows if str(r[1]).startswith(f"{run}-s")]
     result.stored_storm = len(storm_rows)
     result.threats_stored = sum(1 for r in storm_rows if r[4])
-    cluster_rows = await _query(db, "SELECT id, card_ts, count FROM surge_clusters")
-    clusters = {int(cid): ts for cid, ts, _n in cluster_rows}
-    db_counts = {int(cid): int(n) for cid, _ts, n in cluster_rows}
+    cluster_rows = await _query(db, "SELECT id, card_ts, count, surge_id FROM surge_clusters")
+    clusters = {int(cid): ts for cid, ts, _n, _s in cluster_rows}
+    db_counts = {int(cid): int(n) for cid, _ts, n, _s in cluster_rows}
+    surge_of = {int(cid): int(sid) for cid, _ts, _n, sid in cluster_rows}
+    storm_ts = {int(sid): ts for sid, ts in await _query(db, "SELECT id, storm_ts FROM surges") if ts}
     uncovered: list[dict[str, Any]] = []
     result.clusters = len(clusters)
 
@@ -515,9 +526,15 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
         first = m.get("_first_count")
         if first is not None:
             versions[m["ts"]].append((float(m["ts"]), first))
+    for m in slack.messages.get(CHANNEL, []):
+        first = m.get("_first_storm")
+        if first is not None:
+            versions[m["ts"]].append((float(m["ts"]), first))
     for u in slack.updates:
         if u.get("channel") == CHANNEL:
             count = _cluster_count(u)
+            if count is None:
+                count = _storm_count(u)
             if count is not None:
                 versions[u["ts"]].append((float(u["edited"]["ts"]), count))
     by_cluster: dict[int, list[tuple[int, float]]] = defaultdict(list)
@@ -528,26 +545,44 @@ async def measure(result: Result, db: Database, slack: FakeSlack, run: str) -> N
         own[int(mid)] = posted_at[card_ts] - t_in if card_ts and card_ts in posted_at else float("inf")
         if cluster_id is not None:
             by_cluster[int(cluster_id)].append((int(mid), t_in))
-    for cid, members in by_cluster.items():
-        members.sort()
+    def first_showing(card: str | None, members: list[tuple[int, float]]) -> list[tuple[int, float, int]]:
+        """(mention, latency, rank) for a card that counts `members` in id order."""
         times, counts, peak = [], [], 0
-        for t, c in sorted(versions.get(clusters.get(cid) or "", [])):
+        for t, c in sorted(versions.get(card or "", [])):
             peak = max(peak, c)
             times.append(t)
             counts.append(peak)
-        for k, (mid, t_in) in enumerate(members, start=1):
+        out = []
+        for k, (mid, t_in) in enumerate(sorted(members), start=1):
             j = bisect.bisect_left(counts, k)
-            via_cluster[mid] = times[j] - t_in if j < len(times) else float("inf")
-            if j >= len(times):
+            out.append((mid, times[j] - t_in if j < len(times) else float("inf"), k))
+        return out
+
+    by_surge: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for cid, members in by_cluster.items():
+        by_surge[surge_of[cid]].extend(members)
+    via_storm: dict[int, float] = {}
+    by_card: dict[int, float] = {}
+    for sid, members in by_surge.items():  # the storm card counts every clustered message of its surge
+        for mid, late, _k in first_showing(storm_ts.get(sid), members):
+            via_storm[mid] = late
+    for cid, members in by_cluster.items():
+        for mid, late, k in first_showing(clusters.get(cid), members):
+            by_card[mid] = late
+            via_cluster[mid] = min(late, via_storm.get(mid, float("inf")))
+            if via_cluster[mid] == float("inf"):
                 uncovered.append({"mention": mid, "cluster": cid, "rank": k, "members": len(members),
-                                  "db_count": db_counts.get(cid), "max_count_seen": peak,
-                                  "card_versions": len(times)})
+                                  "db_count": db_counts.get(cid)})
     latency: dict[int, float] = {}
     kinds: Counter[str] = Counter()
     for mid, t_own in own.items():
         t_cluster = via_cluster.get(mid, float("inf"))
         latency[mid] = min(t_own, t_cluster)
-        how = "own card" if t_own <= t_cluster else "cluster card"
+        how = (
+            "own card" if t_own <= t_cluster
+            else "cluster card" if by_card.get(mid, float("inf")) <= via_storm.get(mid, float("inf"))
+            else "storm card"
+        )
         kinds["never" if latency[mid] == float("inf") else how] += 1
     values = list(latency.values())
     storm_ids = {int(r[0]) for r in storm_rows}
@@ -645,10 +680,11 @@ def _summary(values: list[float]) -> dict[str, Any]:
 
 
 def _record_first_counts(slack: FakeSlack) -> None:
-    """Cluster cards' count at their post (kept on the fake's message before updates change it)."""
+    """Cluster and storm cards' count at their post (kept on the fake's message before updates change it)."""
     for m in slack.messages.get(CHANNEL, []):
         if "_first_count" not in m:
             m["_first_count"] = _cluster_count(m)
+            m["_first_storm"] = _storm_count(m)
 
 
 async def _watch_posts(slack: FakeSlack, stop: asyncio.Event) -> None:

@@ -546,6 +546,10 @@ class Surge(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_due_at: Mapped[datetime | None]
     """An update of the card is queued for then (updates are coalesced: at most one per interval)."""
+    storm_channel: Mapped[str | None] = mapped_column(String(32))
+    """The storm card in the mention channel: every collapsed message of the surge counted, in place."""
+    storm_ts: Mapped[str | None] = mapped_column(String(32))
+    storm_due_at: Mapped[datetime | None]
 
 
 class SurgeCluster(Base):
@@ -569,5 +573,5 @@ class SurgeCluster(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_due_at: Mapped[datetime | None]
     shown_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """The count the card showed last: it is updated when the count grew by a tenth, or a minute later."""
+    """The count the card showed last: updated when the count doubled, or five minutes later."""
     shown_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, SurgeAlert, ThreadNote
+from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, StormCard, SurgeAlert, ThreadNote
 
 
 class DeliveryError(Exception):
@@ -88,6 +88,14 @@ class ChatPort(Protocol):
 
     async def update_surge(self, *, ref: MessageRef, alert: SurgeAlert) -> None:
         """Update a surge alert card in place."""
+        ...
+
+    async def post_storm(self, *, channel: str, card: StormCard, marker: str) -> MessageRef:
+        """Post the storm card of a surge (every collapsed message counted)."""
+        ...
+
+    async def update_storm(self, *, ref: MessageRef, card: StormCard) -> None:
+        """Update the storm card in place."""
         ...
 
     async def post_cluster(self, *, channel: str, card: ClusterCard, marker: str) -> MessageRef:

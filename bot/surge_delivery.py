@@ -11,14 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import utcnow
 from bot.coord_delivery import MessageJob, _Message
 from bot.delivery import CARD_PENDING, NOT_CONNECTED, RECONCILE_WINDOW, NoteJob, _NoSideEffects, _Note
-from bot.kinds import CLUSTER_POST, CLUSTER_UPDATE, SURGE_MESSAGE, SURGE_NOTE, SURGE_POST, SURGE_UPDATE
+from bot.kinds import (
+    CLUSTER_POST,
+    CLUSTER_UPDATE,
+    STORM_POST,
+    STORM_UPDATE,
+    SURGE_MESSAGE,
+    SURGE_NOTE,
+    SURGE_POST,
+    SURGE_UPDATE,
+)
 from bot.models import OutboxItem, Surge, SurgeCluster
 from bot.outbox import Job, Skip
 from bot.ports import ChatPort, MessageRef
 from bot.services.surges import history_points
-from bot.views import ClusterCard, ClusterLine, PersonMessage, SurgeAlert, ThreadNote
+from bot.views import ClusterCard, ClusterLine, PersonMessage, StormCard, StormGroup, SurgeAlert, ThreadNote
 
 TOP_CLUSTERS = 3
+STORM_GROUPS = 5
 
 
 async def surge_view(session: AsyncSession, surge: Surge) -> SurgeAlert:
@@ -63,6 +73,53 @@ async def surge_view(session: AsyncSession, surge: Surge) -> SurgeAlert:
         resolved_at=surge.resolved_at,
         statement_by=surge.statement_by,
         statement_at=surge.statement_at,
+    )
+
+
+async def storm_view(session: AsyncSession, surge: Surge) -> StormCard:
+    """The storm card's view: every collapsed message counted, the largest groups."""
+    top = list(
+        await session.scalars(  # index (surge_id, key) narrows to the surge; a storm has at most a few hundred
+            select(SurgeCluster)
+            .where(SurgeCluster.surge_id == surge.id)
+            .order_by(SurgeCluster.count.desc(), SurgeCluster.id)
+            .limit(STORM_GROUPS)
+        )
+    )
+    total, groups, threats = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(SurgeCluster.count), 0),
+                func.count(),
+                func.coalesce(func.sum(SurgeCluster.threats), 0),
+            ).where(SurgeCluster.surge_id == surge.id)
+        )
+    ).one()
+    return StormCard(
+        ref=surge.ref,
+        label=surge.label or "",
+        level=surge.level,
+        state=surge.state,
+        started_at=surge.started_at,
+        collapsed=int(total),
+        groups=int(groups),
+        top=tuple(
+            StormGroup(
+                cluster_id=c.id,
+                sample=c.sample,
+                count=c.count,
+                threats=c.threats,
+                carded=c.card_ts is not None,
+                handled_by=c.handled_by,
+            )
+            for c in top
+        ),
+        threats=int(threats),
+        crisis=surge.crisis_at is not None,
+        statement_at=surge.statement_at,
+        alert_channel=surge.card_channel,
+        alert_ts=surge.card_ts,
+        resolved_at=surge.resolved_at,
     )
 
 
@@ -133,6 +190,40 @@ class SurgeCardJob(_NoSideEffects):
             surge = await session.get(Surge, item.payload["surge_id"])
             if surge is not None:
                 surge.card_ts = ref
+
+
+class StormCardJob(SurgeCardJob):
+    """Post (`storm.post`) or update (`storm.update`) the storm card in the mention channel."""
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        if self.chat is None:
+            return NOT_CONNECTED
+        # locked: the runner's round locks open surges too, so a count it commits meanwhile
+        # finds storm_due_at cleared and queues the next update; it is never lost
+        surge = await session.get(Surge, item.payload["surge_id"], with_for_update=True)
+        if surge is None or not surge.storm_channel:
+            return Skip("surge is gone")
+        if self.update:
+            surge.storm_due_at = None
+            if not surge.storm_ts:
+                return CARD_PENDING
+        elif surge.storm_ts:
+            return Skip("card already posted")
+        return _Post(channel=surge.storm_channel, view=await storm_view(session, surge), ts=surge.storm_ts)
+
+    async def send(self, item: OutboxItem, prepared: _Post) -> str | None:
+        assert self.chat is not None
+        if self.update:
+            assert prepared.ts is not None
+            await self.chat.update_storm(ref=MessageRef(prepared.channel, prepared.ts), card=prepared.view)
+            return prepared.ts
+        return (await self.chat.post_storm(channel=prepared.channel, card=prepared.view, marker=item.key)).ts
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: _Post, ref: str | None) -> None:
+        if not self.update:
+            surge = await session.get(Surge, item.payload["surge_id"])
+            if surge is not None:
+                surge.storm_ts = ref
 
 
 class ClusterCardJob(SurgeCardJob):
@@ -224,6 +315,8 @@ def surge_jobs(chat: ChatPort | None) -> dict[str, Job]:
     return {
         SURGE_POST: SurgeCardJob(chat, update=False),
         SURGE_UPDATE: SurgeCardJob(chat, update=True),
+        STORM_POST: StormCardJob(chat, update=False),
+        STORM_UPDATE: StormCardJob(chat, update=True),
         CLUSTER_POST: ClusterCardJob(chat, update=False),
         CLUSTER_UPDATE: ClusterCardJob(chat, update=True),
         SURGE_MESSAGE: SurgeMessageJob(chat),

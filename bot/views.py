@@ -287,6 +287,45 @@ class SurgeAlert:
 
 
 @dataclass(frozen=True)
+class StormGroup:
+    """One group on the storm card: the cluster's id (its "show" button), size and sample."""
+
+    cluster_id: int
+    sample: str
+    count: int
+    threats: int
+    carded: bool
+    """It has a cluster card of its own (with the bulk actions)."""
+    handled_by: str | None = None
+
+
+@dataclass(frozen=True)
+class StormCard:
+    """One card in the mention channel per storm: every collapsed message counted, the largest groups.
+
+    During a surge the messages on its post join near-duplicate groups instead of getting a card
+    each; this card counts all of them (updated in place every `surge.card_every`), so the channel
+    shows the whole storm at a glance while the largest groups get cluster cards of their own.
+    """
+
+    ref: str
+    label: str
+    level: str
+    state: str
+    started_at: datetime
+    collapsed: int
+    """Messages of the storm counted here (each in one group)."""
+    groups: int
+    top: tuple[StormGroup, ...] = ()
+    threats: int = 0
+    crisis: bool = False
+    statement_at: datetime | None = None
+    alert_channel: str | None = None
+    alert_ts: str | None = None
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ClusterCard:
     """Near-duplicate messages of a surge, one card updated in place instead of one card each."""
 

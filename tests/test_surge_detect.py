@@ -224,3 +224,17 @@ def test_backfill_after_an_outage_is_not_counted() -> None:
                               ["org", "thread:old"], f"b{i}")
     assert events == []
     assert det.dropped_late == 3000
+
+
+def test_snapshot_follows_an_announced_surge_as_it_grows() -> None:
+    det, now = warmed()
+    assert det.snapshot("thread:post1") is None  # no surge, nothing to show
+    hits = storm(det, now + timedelta(minutes=17), 2000, 30)
+    crisis = next(e for _, e in hits if e.scope == "thread" and e.level == "crisis")
+    snap = det.snapshot("thread:post1")
+    assert snap is not None
+    figures, bucket_start, rate = snap
+    assert figures.messages == 2000 > crisis.messages  # the whole storm so far, not the figures at the alarm
+    assert figures.level == "crisis" and figures.started_at <= crisis.started_at
+    assert bucket_start.second == 0 and rate > 0  # the open bucket: its start and its rate so far
+    assert det.snapshot("thread:quiet") is None

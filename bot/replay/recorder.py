@@ -13,7 +13,7 @@ from datetime import datetime
 from itertools import count
 
 from bot.ports import Capabilities, MessageRef, OutboundReply
-from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, SurgeAlert, ThreadNote
+from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, StormCard, SurgeAlert, ThreadNote
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,14 @@ class RecordingChat:
     async def update_surge(self, *, ref: MessageRef, alert: SurgeAlert) -> None:
         """Record a surge alert card's update."""
         self._r.note("chat.update", ref.channel, "surge")
+
+    async def post_storm(self, *, channel: str, card: StormCard, marker: str) -> MessageRef:
+        """Record a storm card."""
+        return self._r.note("chat.postMessage", channel, "storm")
+
+    async def update_storm(self, *, ref: MessageRef, card: StormCard) -> None:
+        """Record a storm card's update."""
+        self._r.note("chat.update", ref.channel, "storm")
 
     async def post_cluster(self, *, channel: str, card: ClusterCard, marker: str) -> MessageRef:
         """Record a cluster card."""

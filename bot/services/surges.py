@@ -25,6 +25,8 @@ from bot.kinds import (
     CLUSTER_UPDATE,
     HIDE,
     REPLY,
+    STORM_POST,
+    STORM_UPDATE,
     SURGE_MESSAGE,
     SURGE_NOTE,
     SURGE_POST,
@@ -43,10 +45,12 @@ from bot.views import parse_model
 
 LEVELS = {"watch": 0, "alert": 1, "crisis": 2}
 HISTORY = 60
-STALE_CARD = timedelta(minutes=2)
-GROWTH = 1.5
-"""A cluster card is updated when its count grew by half since it was shown (or two minutes later)."""
-ALERT_REFRESH = timedelta(seconds=30)
+STALE_CARD = timedelta(minutes=5)
+GROWTH = 2.0
+"""A cluster card is updated when its count doubled since it was shown (or five minutes later): the
+storm card shows every group's count as it grows, so the cluster cards need not spend Slack's calls."""
+ALERT_REFRESH = 3
+"""As a storm grows, the alert card is updated every three `surge.card_every` (30 s by default)."""
 LEADS = (Role.MANAGER, Role.COORDINATOR, Role.SPOKESPERSON)
 """Who may acknowledge, escalate, resolve and declare a crisis."""
 
@@ -124,8 +128,13 @@ async def _label(session: AsyncSession, key: str) -> tuple[str, str | None]:
     return f"{source}: {text}", m.url
 
 
-def _queue_card(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord) -> None:
-    """Post the alert card, or queue one coalesced update of it."""
+def _queue_card(
+    session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord, delay: timedelta | None = None
+) -> None:
+    """Post the alert card, or queue one coalesced update of it `delay` (`surge.card_every`) from now
+    (and of the storm card, if any)."""
+    if surge.storm_channel is not None:
+        queue_storm_card(session, surge, now=now, coord=coord, channel=surge.storm_channel)
     if surge.card_ts is None and surge.card_channel is None:
         surge.card_channel = alerts_channel(coord)
         enqueue(
@@ -136,13 +145,14 @@ def _queue_card(session: AsyncSession, surge: Surge, *, now: datetime, coord: Co
             payload={"surge_id": surge.id},
         )
     elif surge.card_due_at is None:
-        surge.card_due_at = now + coord.cfg.surge.card_every
+        delay = delay or coord.cfg.surge.card_every
+        surge.card_due_at = now + delay
         enqueue(
             session,
             kind=SURGE_UPDATE,
             lane=UPDATE_LANE,
             now=now,
-            delay=coord.cfg.surge.card_every,
+            delay=delay,
             payload={"surge_id": surge.id},
         )
 
@@ -171,7 +181,25 @@ def _figures(surge: Surge, ev: SurgeEvent) -> None:
     surge.negative, surge.threats = max(surge.negative, ev.negative), max(surge.threats, ev.threats)
     surge.rate_per_hour, surge.expected_per_hour = ev.rate_per_hour, ev.expected_per_hour
     surge.severity = ev.severity
-    surge.history = [*(surge.history or [])[-(HISTORY - 1) :], [ev.at.isoformat(), round(ev.rate_per_hour, 1)]]
+
+
+def grew(session: AsyncSession, surge: Surge, ev: SurgeEvent, point: tuple[datetime, float], *, now: datetime,
+         coord: Coord) -> None:
+    """The storm goes on: its figures now, and the rate of its current bucket on the chart (one point per
+    bucket, counted further each round); the alert card shows them at most every 30 s."""
+    if surge.state == SurgeState.RESOLVED:
+        return
+    history = list(surge.history or [])
+    new = [point[0].isoformat(), round(point[1], 1)]
+    if ev.messages <= surge.messages and history and history[-1] == new:
+        return
+    _figures(surge, ev)
+    if history and str(history[-1][0]) == new[0]:
+        history[-1] = new
+    else:
+        history.append(new)
+    surge.history = history[-HISTORY:]
+    refresh_alert(session, surge, now=now, coord=coord)
 
 
 async def on_event(
@@ -360,6 +388,65 @@ async def crisis(*, session: AsyncSession, ref: str, actor: str, now: datetime, 
     return surge
 
 
+def queue_storm_card(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord, channel: str) -> None:
+    """Post the storm card in the mention channel, or queue one update of it `surge.card_every` later.
+
+    The storm card counts every collapsed message of the surge, so each is visible in Slack within
+    about `surge.check` + `surge.card_every` at one update per interval, whatever the number of groups.
+    """
+    if surge.storm_channel is None:
+        surge.storm_channel = channel
+        enqueue(session, kind=STORM_POST, lane=post_lane(channel), now=now, payload={"surge_id": surge.id})
+    elif surge.storm_due_at is None:
+        every = coord.cfg.surge.card_every
+        surge.storm_due_at = now + every
+        enqueue(session, kind=STORM_UPDATE, lane=UPDATE_LANE, now=now, delay=every,
+                payload={"surge_id": surge.id})
+
+
+async def declare_crisis(
+    *, session: AsyncSession, topic: str, known_topics: set[str], actor: str, now: datetime, coord: Coord
+) -> Surge:
+    """Crisis mode on a topic by command, before (or without) a measured storm.
+
+    A webcare lead often knows of a crisis before the traffic shows it (a news item, a recall). The
+    topic gets an alert like a detected one (card, direct messages, timeline), already in crisis
+    mode; it ends when someone clicks *Voorbij* (the detector resolves only what it raised).
+    """
+    coord.team.require(actor, Role.MANAGER, Role.SPOKESPERSON, action="surge.crisis")
+    name = topic.strip().lower()
+    if name not in known_topics:
+        raise InvalidInput(field="topic", reason="unknown")
+    key = f"topic:{name}"
+    surge = await session.scalar(
+        select(Surge)
+        .where(Surge.key == key, Surge.state.in_([SurgeState.OPEN.value, SurgeState.ACKED.value]))
+        .with_for_update()
+    )
+    if surge is None:
+        surge = Surge(
+            ref=secrets.token_urlsafe(9),
+            scope="topic",
+            key=key,
+            label=name,
+            level="crisis",
+            severity="high",
+            state=SurgeState.OPEN.value,
+            started_at=now,
+            raised_at=now,
+            updated_at=now,
+            history=[],
+        )
+        session.add(surge)
+        await session.flush()
+    return await crisis(session=session, ref=surge.ref, actor=actor, now=now, coord=coord)
+
+
+async def listed(session: AsyncSession) -> list[Surge]:
+    """Open surges in the order `/webcare crisis` numbers them (oldest first)."""
+    return sorted(await open_surges(session), key=lambda s: s.id)
+
+
 def queue_cluster_card(
     session: AsyncSession,
     cluster: SurgeCluster,
@@ -368,17 +455,20 @@ def queue_cluster_card(
     coord: Coord,
     channel: str,
     force: bool = False,
+    may_post: bool = True,
 ) -> None:
     """Post the cluster's card once it has `surge.card_min` messages, or queue one coalesced update.
 
-    An update waits at least `surge.card_every` after the last, and is queued only when the count grew
-    by half since the card showed it, or two minutes have passed (the runner flushes those), or
-    `force` (the card's buttons change): Slack's calls stay a small share of the messages.
+    Only the largest groups get a card (`may_post`: the runner decides, `surge.cluster_cards`); the
+    others are counted on the storm card. An update waits at least `surge.card_every` after the last,
+    and is queued only when the count grew by half since the card showed it, or two minutes have
+    passed (the runner flushes those), or `force` (the card's buttons change): Slack's calls stay a
+    small share of the messages.
     """
     cfg = coord.cfg.surge
     if cluster.card_channel is None:
-        if cluster.count < cfg.card_min and not force:
-            return
+        if not channel or cluster.count < cfg.card_min or not may_post:
+            return  # `force` changes a card's buttons; it never posts a small group's card
         cluster.card_channel = channel
         enqueue(
             session, kind=CLUSTER_POST, lane=post_lane(channel), now=now, payload={"cluster_id": cluster.id}
@@ -402,10 +492,32 @@ def queue_cluster_card(
         )
 
 
+async def card_room(session: AsyncSession, surge_id: int, *, coord: Coord) -> set[int]:
+    """The clusters of a surge that may get a card of their own: among the `surge.cluster_cards` largest.
+
+    A group that later outgrows a carded one gets a card too, up to twice that many cards per surge;
+    every other group is counted (and reachable) on the storm card.
+    """
+    most = coord.cfg.surge.cluster_cards
+    carded = await session.scalar(
+        select(func.count()).where(SurgeCluster.surge_id == surge_id, SurgeCluster.card_channel.is_not(None))
+    )
+    if not most or (carded or 0) >= 2 * most:
+        return set()
+    top = await session.execute(
+        select(SurgeCluster.id, SurgeCluster.card_channel)
+        .where(SurgeCluster.surge_id == surge_id)
+        .order_by(SurgeCluster.count.desc(), SurgeCluster.id)
+        .limit(most)
+    )
+    free = [cid for cid, channel in top if channel is None]  # the largest first
+    return set(free[: 2 * most - (carded or 0)])
+
+
 async def flush_stale_clusters(
     session: AsyncSession, *, now: datetime, coord: Coord, surge_ids: list[int]
 ) -> None:
-    """Cards of open surges whose count changed a minute ago or longer, without growing enough to show."""
+    """Cards of open surges whose count changed `STALE_CARD` ago or longer, without growing enough to show."""
     if not surge_ids:
         return
     stale = await session.scalars(
@@ -630,8 +742,27 @@ async def cluster_messages(
     return cluster, mentions
 
 
+async def storm_groups(
+    *, session: AsyncSession, ref: str, actor: str, coord: Coord, limit: int = 40
+) -> tuple[Surge, list[SurgeCluster], int]:
+    """The largest `limit` groups of a storm and how many there are (each opens its messages)."""
+    coord.team.require_member(actor, action="surge.groups")
+    surge = await session.scalar(select(Surge).where(Surge.ref == ref))
+    if surge is None:
+        raise BadReference()
+    groups = list(
+        await session.scalars(
+            select(SurgeCluster)
+            .where(SurgeCluster.surge_id == surge.id)
+            .order_by(SurgeCluster.count.desc(), SurgeCluster.id)
+            .limit(limit)
+        )
+    )
+    total = await session.scalar(select(func.count()).where(SurgeCluster.surge_id == surge.id))
+    return surge, groups, int(total or 0)
+
+
 def refresh_alert(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord) -> None:
-    """The storm grew (its clusters did): update the alert card, at most every half minute."""
-    if surge.card_ts is not None and surge.card_due_at is None and now - surge.updated_at >= ALERT_REFRESH:
-        surge.updated_at = now
-        _queue_card(session, surge, now=now, coord=coord)
+    """The storm grew: one update of the alert card three `surge.card_every` (half a minute) from now,
+    showing whatever it has grown to by then (a change meanwhile joins that update)."""
+    _queue_card(session, surge, now=now, coord=coord, delay=coord.cfg.surge.card_every * ALERT_REFRESH)

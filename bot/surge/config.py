@@ -36,7 +36,10 @@ Keys (defaults in brackets):
 - `ack_within` [10m]: an alert nobody acknowledged by then is escalated to coordinators and managers.
 - `card_every` [10s]: alert and cluster cards are updated in place at most this often.
 - `card_min` [3]: a cluster gets a card of its own from this many messages (smaller ones are counted
-  on the alert card); a card is updated when its count grew by half, or two minutes after a change.
+  on the storm card); a card is updated when its count doubled, or five minutes after a change.
+  The storm card (one per surge in the mention channel) is updated every `card_every` while it grows.
+- `cluster_cards` [5]: the largest groups (at most this many, or twice this many as others outgrow
+  them) get a cluster card with bulk actions; the storm card counts and lists every group.
 - `collapse` [true]: new messages on a thread in a surge join cluster cards instead of getting a card each.
 - `security` [[]]: Slack user ids of the security/legal contacts, told of surges with threats.
 - `cluster_threshold` [0.5]: estimated word similarity from which a message joins a cluster.
@@ -125,6 +128,7 @@ class SurgeConfig(Strict):
     ack_within: Duration = Field(default=timedelta(minutes=10), description="unacknowledged: escalate")
     card_every: Duration = Field(default=timedelta(seconds=10), description="alert and cluster card updates")
     card_min: int = Field(default=3, ge=1, description="messages before a cluster gets a card of its own")
+    cluster_cards: int = Field(default=5, ge=0, le=50, description="largest groups with a card of their own")
     collapse: bool = Field(default=True, description="a thread in a surge: cluster cards, not one card each")
     security: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]] = Field(
         default_factory=list, description="security/legal contacts: told of threats")

@@ -173,6 +173,16 @@ class Detector:
         scope = self._scopes.get(key) or self._threads.get(key)
         return None if scope is None else (scope.s_m, scope.s_a)
 
+    def snapshot(self, key: str) -> tuple[SurgeEvent, datetime, float] | None:
+        """A scope's figures now while its surge is announced: (figures since it started, the open
+        bucket's start, that bucket's messages per hour so far), for an alert that updates as it grows."""
+        scope = self._scopes.get(key) or self._threads.get(key)
+        if scope is None or not scope.announced or not scope.level or scope.bucket is None:
+            return None
+        b = scope.bucket
+        start = self._time_of(b)
+        return self._event(scope, "raised", start, b), start, scope.cur_m * 3600 / self._bs
+
     def expected_per_hour(self, key: str, at: datetime) -> tuple[float, float]:
         """Expected (messages, new authors) per hour of a scope at `at` (its cold-start prior if unseen)."""
         kind = scope_kind(key)

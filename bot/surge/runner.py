@@ -196,23 +196,44 @@ class SurgeRunner:
                 self._after = mention.id
             for ev in detector.tick(now):
                 await self._on_event(session, ev, now, open_by_key, touched)
+            for surge in open_by_key.values():  # the alert card follows the storm as it grows
+                snap = detector.snapshot(surge.key)
+                if snap is not None:
+                    surges.grew(session, surge, snap[0], (snap[1], snap[2]), now=now, coord=rt.coord)
             await surges.escalate_unacknowledged(session, now=now, coord=rt.coord)
-            for surge_id in {c.surge_id for c in touched.values()}:
-                grown = next((x for x in open_by_key.values() if x.id == surge_id), None)
-                if grown is not None:
-                    surges.refresh_alert(session, grown, now=now, coord=rt.coord)
             await surges.flush_stale_clusters(
                 session, now=now, coord=rt.coord, surge_ids=[x.id for x in open_by_key.values()]
             )
-            for cluster in touched.values():
-                surges.queue_cluster_card(
-                    session, cluster, now=now, coord=rt.coord, channel=rt.settings.config.slack.channel
-                )
+            await self._show(session, now, open_by_key, touched)
             state = await session.get(IntegrationState, KEY, with_for_update=True)
             if state is None or state.lease_owner != rt.instance:
                 raise RuntimeError("the surge lease was lost during a round")
             state.lease_until, state.updated_at = now + LEASE, now  # the cursor moves with checkpoints
         return len(rows)
+
+    async def _show(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        open_by_key: dict[str, Surge],
+        touched: dict[int, SurgeCluster],
+    ) -> None:
+        """What grew is shown: the storm card counts every clustered message; the largest groups get cards."""
+        rt = self._rt
+        channel = rt.settings.config.slack.channel
+        by_surge: dict[int, list[SurgeCluster]] = {}
+        for cluster in touched.values():
+            by_surge.setdefault(cluster.surge_id, []).append(cluster)
+        for surge_id, clusters in by_surge.items():
+            grown = next((x for x in open_by_key.values() if x.id == surge_id), None)
+            if grown is not None:
+                surges.queue_storm_card(session, grown, now=now, coord=rt.coord, channel=channel)
+                surges.refresh_alert(session, grown, now=now, coord=rt.coord)
+            room = await surges.card_room(session, surge_id, coord=rt.coord)
+            for cluster in clusters:
+                surges.queue_cluster_card(
+                    session, cluster, now=now, coord=rt.coord, channel=channel, may_post=cluster.id in room
+                )
 
     async def _on_event(
         self,

@@ -142,6 +142,12 @@ _QUESTION_WORDS = (
 )
 
 
+def topic_names(topics: Mapping[str, Sequence[str]] | None = None, lexicon_dir: Path | None = None) -> set[str]:
+    """The topics triage can recognise: the shipped lexicon's and app.yaml's `triage.topics`."""
+    shipped = load(lexicon_dir)["topics"].get("topics") or {}
+    return {str(name).lower() for name in (*shipped, *(topics or {}))}
+
+
 class RuleClassifier:
     """Classifies mentions with the lexicons in bot/triage/lexicons (each file's header says how)."""
 

@@ -11,11 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import Translator
 from bot.ports import MessageRef, PermanentError, RateLimited, TransientError, UnknownOutcome
-from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, SurgeAlert, ThreadNote
+from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, StormCard, SurgeAlert, ThreadNote
 from handlers.slack.blocks import render_card, render_note, render_notice
 from handlers.slack.coord_blocks import render_approval, render_person_message
 from handlers.slack.ids import MARKER_EVENT
-from handlers.slack.surge_blocks import render_cluster, render_surge
+from handlers.slack.surge_blocks import render_cluster, render_storm, render_surge
 
 PERMANENT = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
@@ -115,6 +115,15 @@ class SlackChat:
     async def update_surge(self, *, ref: MessageRef, alert: SurgeAlert) -> None:
         """Update a surge alert card in place."""
         text, blocks = render_surge(alert, self._t)
+        await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+    async def post_storm(self, *, channel: str, card: StormCard, marker: str) -> MessageRef:
+        """Post a storm card."""
+        return await self._post(channel, *render_storm(card, self._t), marker=marker)
+
+    async def update_storm(self, *, ref: MessageRef, card: StormCard) -> None:
+        """Update a storm card in place."""
+        text, blocks = render_storm(card, self._t)
         await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
 
     async def post_cluster(self, *, channel: str, card: ClusterCard, marker: str) -> MessageRef:

@@ -17,7 +17,9 @@ from bot.clock import utcnow
 from bot.errors import InvalidInput, NotAllowed, WebcareError
 from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, reports, surges
-from handlers.slack.blocks import unavailable_modal
+from bot.triage.rules import topic_names
+from bot.views import StormGroup
+from handlers.slack.blocks import escape, unavailable_modal
 from handlers.slack.coord_blocks import (
     approval_edit_modal,
     approval_reject_modal,
@@ -36,8 +38,14 @@ from handlers.slack.ids import (
     ExpertAction,
     SurgeAction,
 )
+from handlers.slack.refusals import audit_refusal, refusal_text
 from handlers.slack.reports import render_mine, render_overdue, render_stats
-from handlers.slack.surge_blocks import cluster_messages_modal, statement_modal
+from handlers.slack.surge_blocks import (
+    cluster_messages_modal,
+    render_open_surges,
+    statement_modal,
+    storm_groups_modal,
+)
 
 Listener = Callable[[AsyncAck, dict[str, Any], AsyncWebClient, dict[str, Any]], Awaitable[None]]
 Guard = Callable[[Listener], Listener]
@@ -302,8 +310,11 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                            payload: dict[str, Any]) -> None:
         await ack()
         ref = surges.parse_cluster(payload.get("value"))
-        opened = (await client.views_open(trigger_id=body["trigger_id"],
-                                          view=cluster_messages_modal(t, count=0, messages=[])))["view"]
+        loading = cluster_messages_modal(t, count=None, messages=[])
+        if body.get("view"):  # from the storm's list of groups: on top of it
+            opened = (await client.views_push(trigger_id=body["trigger_id"], view=loading))["view"]
+        else:
+            opened = (await client.views_open(trigger_id=body["trigger_id"], view=loading))["view"]
         try:
             async with rt.maker() as session:
                 cluster, mentions = await surges.cluster_messages(session=session, cluster_id=ref.cluster,
@@ -314,6 +325,24 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
         rows = [(m.author_handle or m.author_name or "?", m.text, m.threat) for m in mentions]
         await client.views_update(view_id=opened["id"],
                                   view=cluster_messages_modal(t, count=cluster.count, messages=rows))
+
+    async def show_groups(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                          payload: dict[str, Any]) -> None:
+        await ack()
+        ref = surges.parse_surge(payload.get("value"))
+        opened = (await client.views_open(trigger_id=body["trigger_id"],
+                                          view=cluster_messages_modal(t, count=None, messages=[])))["view"]
+        try:
+            async with rt.maker() as session:
+                surge, groups, total = await surges.storm_groups(session=session, ref=ref.surge,
+                                                                 actor=actor(body), coord=rt.coord)
+        except WebcareError as exc:
+            await client.views_update(view_id=opened["id"], view=unavailable_modal(t, t(exc.key, **exc.params)))
+            raise
+        lines = [StormGroup(cluster_id=g.id, sample=g.sample, count=g.count, threats=g.threats,
+                            carded=g.card_ts is not None, handled_by=g.handled_by) for g in groups]
+        await client.views_update(view_id=opened["id"], view=storm_groups_modal(
+            t, label=surge.label or surge.key, groups=lines, total=total))
 
     # --- /webcare ---------------------------------------------------------------------------
     async def command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -328,11 +357,45 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                 text = render_overdue(items, total, t)
             elif word in ("stats", "cijfers"):
                 text = render_stats(await reports.stats(session, now=utcnow(), tz=rt.settings.config.tz), t)
+            elif word == "crisis":
+                text = None
             elif word in ("help", "hulp"):
                 text = t("command.help")
             else:
                 text = t("command.unknown", text=word[:40]) + "\n" + t("command.help")
+        if text is None:
+            text = await crisis_command(user, (body.get("text") or "").strip()[len(word):].strip())
         await respond(text=text, response_type="ephemeral")
+
+    def lines(items: list[Any]) -> list[tuple[str, str, bool, datetime]]:
+        return [(x.label or x.key, x.level, x.crisis_at is not None, x.started_at) for x in items]
+
+    async def crisis_command(user: str, arg: str) -> str:
+        """`/webcare crisis`: list the open surges; `crisis N`: crisis mode on one; `crisis TOPIC`: declare."""
+        try:
+            if not arg:
+                async with rt.maker() as session:
+                    return render_open_surges(lines(await surges.listed(session)), t)
+            async with rt.uow() as session:
+                if arg.isdigit():
+                    items = await surges.listed(session)
+                    if not 1 <= int(arg) <= len(items):
+                        no_such = t("command.crisis_no_such", n=arg[:6])
+                        return no_such + "\n" + render_open_surges(lines(items), t)
+                    surge = await surges.crisis(session=session, ref=items[int(arg) - 1].ref, actor=user,
+                                                now=utcnow(), coord=rt.coord)
+                else:
+                    known = topic_names(rt.settings.config.triage.topics)
+                    surge = await surges.declare_crisis(session=session, topic=arg, known_topics=known,
+                                                        actor=user, now=utcnow(), coord=rt.coord)
+                return t("command.crisis_on", label=escape(surge.label or surge.key))
+        except InvalidInput:
+            known = ", ".join(f"`{n}`" for n in sorted(topic_names(rt.settings.config.triage.topics)))
+            return t("command.crisis_unknown", text=escape(arg[:40]), topics=known)
+        except WebcareError as exc:
+            if isinstance(exc, NotAllowed):
+                await audit_refusal(rt, exc, {})
+            return refusal_text(t, exc)
 
     app.action(Action.PROMISE.value)(guarded(open_promise))
     app.view(Callback.PROMISE.value)(guarded(submit_promise))
@@ -354,6 +417,7 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
         app.action(action.value)(guarded(surge_listener(decide, action.value.replace(".", "_"))))
     app.action(SurgeAction.STATEMENT.value)(guarded(open_statement))
     app.action(ClusterAction.SHOW.value)(guarded(show_cluster))
+    app.action(SurgeAction.GROUPS.value)(guarded(show_groups))
     app.view(Callback.STATEMENT.value)(guarded(submit_statement))
     for c_action, c_decide, with_sinks in ((ClusterAction.REPLY, surges.reply_cluster, True),
                                            (ClusterAction.HIDE, surges.hide_cluster, True),

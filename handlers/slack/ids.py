@@ -38,6 +38,8 @@ class SurgeAction(StrEnum):
     RESOLVE = "surge.resolve"
     CRISIS = "surge.crisis"
     STATEMENT = "surge.statement"
+    GROUPS = "surge.groups"
+    """The storm card's "all groups" button: every group of the storm, each a click from its messages."""
 
 
 class ClusterAction(StrEnum):
@@ -90,6 +92,7 @@ class Block(StrEnum):
     APPROVAL_ACTIONS = "approval.actions"
     SURGE_ACTIONS = "surge.actions"
     CLUSTER_ACTIONS = "cluster.actions"
+    STORM_ACTIONS = "storm.actions"
     STATEMENT = "statement"
 
 

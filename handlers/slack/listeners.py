@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,14 +15,14 @@ from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
 from bot.logs import correlation_id
 from bot.runtime import Runtime
-from bot.services import audit, cases, experts, replies
+from bot.services import cases, experts, replies
 from bot.services.inbound import first_time
 from handlers.slack import coord_listeners
-from handlers.slack.blocks import ignore_modal, reply_modal, text_modal, unavailable_modal, user
+from handlers.slack.blocks import ignore_modal, reply_modal, text_modal, unavailable_modal
 from handlers.slack.ids import Action, Block, Callback, ModalAction
+from handlers.slack.refusals import audit_refusal, refusal_text
 
 log = logging.getLogger(__name__)
-USER_PARAMS = frozenset({"owner", "actor", "agent"})
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -237,19 +235,6 @@ def guard(rt: Runtime, listener: Listener) -> Listener:
     return run
 
 
-async def audit_refusal(rt: Runtime, exc: NotAllowed, payload: dict[str, Any]) -> None:
-    """Record who was refused what, on which case when the button or modal tells it."""
-    raw = payload.get("value") or payload.get("private_metadata") or ""
-    ref = None
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        data = json.loads(raw)
-        ref = next((str(v) for v in data.values()), None) if isinstance(data, dict) else None
-    rt.metrics.refused.labels(action=str(exc.params.get("action", "?"))).inc()
-    async with rt.uow() as session:
-        await audit.refusal(session, actor=str(exc.params.get("user", "?")), at=utcnow(), ref=ref,
-                            action=str(exc.params.get("action")), role=str(exc.params.get("role")))
-
-
 def ask_approval(values: dict[str, Any]) -> bool:
     """Whether the reply modal's "ask the spokesperson" box is ticked."""
     chosen = values.get(Block.ASK_APPROVAL, {}).get(Block.ASK_APPROVAL_BOX, {}).get("selected_options") or []
@@ -260,10 +245,7 @@ async def report(t: Translator, client: AsyncWebClient, body: dict[str, Any], er
     """Log the failure and show the user a safe message (the refusal, or a reference id)."""
     if isinstance(error, WebcareError):
         log.info("refused: %s", error)
-        params = {k: user(str(v)) if k in USER_PARAMS else v for k, v in error.params.items()}
-        if isinstance(error, NotAllowed):
-            params["role"] = t("role.or").join(t(f"role.{r}") for r in str(error.params.get("role")).split("/"))
-        message = t(error.key, **params)
+        message = refusal_text(t, error)
     else:
         log.error("unexpected error in a Slack listener", exc_info=error)
         message = t("error.unexpected", cid=correlation_id.get())

@@ -7,8 +7,9 @@ from typing import Any
 
 from bot.i18n import Translator
 from bot.services.surges import cluster_value, surge_value
-from bot.views import ClusterCard, SurgeAlert
+from bot.views import ClusterCard, StormCard, StormGroup, SurgeAlert
 from handlers.slack.blocks import _plain, escape, quote, slack_date
+from handlers.slack.coord_blocks import card_link
 from handlers.slack.ids import Block, Callback, ClusterAction, SurgeAction
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -161,6 +162,104 @@ def render_cluster(c: ClusterCard, t: Translator) -> tuple[str, list[dict[str, A
     return t("cluster.fallback", count=c.count), blocks
 
 
+def render_storm(c: StormCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
+    """The storm in the mention channel: every collapsed message counted, the largest groups.
+
+    Each group line has a "show messages" button (the same action as a cluster card's), so every
+    group is reachable from Slack; the largest groups also have a card with the bulk actions.
+    """
+    label = escape(_cut(c.label, 80))
+    title = "storm.title_resolved" if c.state == "resolved" else "storm.title"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": t(title, count=c.collapsed, label=label) + "\n" + t("storm.intro", groups=c.groups),
+            },
+        }
+    ]
+    shown = 0
+    for g in c.top:
+        shown += g.count
+        line = (
+            t("storm.group_hidden", count=g.count, threats=g.threats)
+            if g.threats
+            else t("storm.group", count=g.count, sample=escape(_cut(g.sample, 200)))
+        )
+        notes = []
+        if g.carded:
+            notes.append(t("storm.group_carded"))
+        if g.handled_by:
+            notes.append(t("storm.group_handled", actor=f"<@{g.handled_by}>"))
+        if notes:
+            line += f"\n_{' · '.join(notes)}_"
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": line},
+                "accessory": _button(t("button.cluster_show"), ClusterAction.SHOW, cluster_value(g.cluster_id)),
+            }
+        )
+    rest_groups = c.groups - len(c.top)
+    if rest_groups > 0:
+        rest = t("storm.rest", messages=c.collapsed - shown, groups=rest_groups)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": rest}]})
+        blocks.append({"type": "actions", "block_id": Block.STORM_ACTIONS.value,
+                       "elements": [_button(t("button.storm_groups"), SurgeAction.GROUPS, surge_value(c.ref))]})
+    state = [t("storm.state", since=_when(t, c.started_at))]
+    if c.crisis:
+        state.append(t("storm.crisis"))
+    state.append(t("storm.statement") if c.statement_at else t("storm.no_statement"))
+    link = card_link(c.alert_channel, c.alert_ts)
+    if link:
+        state.append(t("storm.alert", link=link))
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(state)}]})
+    return t("storm.fallback", count=c.collapsed, label=_cut(c.label, 80))[:150], blocks
+
+
+def storm_groups_modal(t: Translator, *, label: str, groups: list[StormGroup], total: int) -> dict[str, Any]:
+    """Every group of a storm (the largest first), each with its messages a click away."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": t("storm.groups_head", shown=len(groups), total=total,
+                                         label=escape(_cut(label, 80)))}]}
+    ]
+    for g in groups[:48]:
+        line = (
+            t("storm.group_hidden", count=g.count, threats=g.threats)
+            if g.threats
+            else t("storm.group", count=g.count, sample=escape(_cut(g.sample, 200)))
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line},
+                       "accessory": _button(t("button.cluster_show"), ClusterAction.SHOW,
+                                            cluster_value(g.cluster_id))})
+    return {
+        "type": "modal",
+        "title": _plain(t("storm.groups_title")[:24]),
+        "close": _plain(t("modal.cancel")),
+        "blocks": blocks,
+    }
+
+
+def render_open_surges(items: list[tuple[str, str, bool, datetime]], t: Translator) -> str:
+    """`/webcare crisis`: the open surges numbered (label, level, in crisis, since), and what to type."""
+    if not items:
+        return t("command.crisis_none")
+    lines = [
+        t(
+            "command.crisis_line",
+            n=n,
+            level=t(f"surge.level.{level}"),
+            label=escape(_cut(label, 80)),
+            since=_when(t, since),
+            crisis=t("command.crisis_active") if crisis else "",
+        ).rstrip()
+        for n, (label, level, crisis, since) in enumerate(items, start=1)
+    ]
+    return "\n".join([t("command.crisis_list"), *lines, t("command.crisis_how")])
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -202,19 +301,18 @@ def statement_modal(t: Translator, *, metadata: str, text: str, fresh: bool = Fa
 
 
 def cluster_messages_modal(
-    t: Translator, *, count: int, messages: list[tuple[str, str, bool]]
+    t: Translator, *, count: int | None, messages: list[tuple[str, str, bool]]
 ) -> dict[str, Any]:
-    """The newest messages of a cluster: (author, text, threat); threats stay behind their warning."""
+    """The newest messages of a cluster: (author, text, threat); threats stay behind their warning.
+
+    `count` None: the modal opened at once (Slack's trigger expires in 3 s) while they are read.
+    """
     lines = [
         f"*@{escape(author)}*: " + (t("card.threat_hidden") if threat else escape(_cut(text, 280)))
         for author, text, threat in messages
     ]
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": t("cluster.listing", shown=len(messages), count=count)}],
-        }
-    ]
+    head = t("cluster.loading") if count is None else t("cluster.listing", shown=len(messages), count=count)
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": head}]}]
     for i in range(0, len(lines), 10):
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines[i : i + 10])[:2900]}}

@@ -1,0 +1,37 @@
+"""What a refused user is told, and the audit line of a refusal (shared by every Slack listener)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from bot.clock import utcnow
+from bot.errors import NotAllowed, WebcareError
+from bot.i18n import Translator
+from bot.runtime import Runtime
+from bot.services import audit
+from handlers.slack.blocks import user
+
+USER_PARAMS = frozenset({"owner", "actor", "agent"})
+
+
+def refusal_text(t: Translator, error: WebcareError) -> str:
+    """What the user is told when the service refused (their role, a bad reference, ...)."""
+    params = {k: user(str(v)) if k in USER_PARAMS else v for k, v in error.params.items()}
+    if isinstance(error, NotAllowed):
+        params["role"] = t("role.or").join(t(f"role.{r}") for r in str(error.params.get("role")).split("/"))
+    return t(error.key, **params)
+
+
+async def audit_refusal(rt: Runtime, exc: NotAllowed, payload: dict[str, Any]) -> None:
+    """Record who was refused what, on which case when the button or modal tells it."""
+    raw = payload.get("value") or payload.get("private_metadata") or ""
+    ref = None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        data = json.loads(raw)
+        ref = next((str(v) for v in data.values()), None) if isinstance(data, dict) else None
+    rt.metrics.refused.labels(action=str(exc.params.get("action", "?"))).inc()
+    async with rt.uow() as session:
+        await audit.refusal(session, actor=str(exc.params.get("user", "?")), at=utcnow(), ref=ref,
+                            action=str(exc.params.get("action")), role=str(exc.params.get("role")))
