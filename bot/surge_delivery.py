@@ -67,6 +67,7 @@ async def surge_view(session: AsyncSession, surge: Surge) -> SurgeAlert:
         expected_per_hour=surge.expected_per_hour,
         history=history_points(surge),
         clusters=tuple(ClusterLine(sample=c.sample, count=c.count, threats=c.threats) for c in clusters),
+        words=tuple(dict.fromkeys(str(w) for c in clusters if not c.threats for w in (c.words or ())[:3]))[:6],
         acked_by=surge.acked_by,
         crisis=surge.crisis_at is not None,
         crisis_at=surge.crisis_at,

@@ -281,6 +281,8 @@ class SurgeAlert:
     url: str | None = None
     statement_by: str | None = None
     statement_at: datetime | None = None
+    words: tuple[str, ...] = ()
+    """What the storm is about: the top words of its largest groups."""
     small_messages: int = 0
     """Messages in clusters too small for a card of their own (counted here, so every one is visible)."""
     small_groups: int = 0

@@ -105,6 +105,7 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
         figures = await session.scalar(select(Surge.messages))
     assert figures is not None and figures > at_alarm  # (the runner's first round starts after batch 0)
     await fake_slack.wait_for(lambda: f"{figures} berichten van" in card_text(alert), timeout=10)
+    assert "Waarover: " in card_text(alert) and "walgelijk" in card_text(alert).lower()  # the top words
     shows = [b for b in storms[0]["blocks"] if b.get("accessory", {}).get("action_id") == "cluster.show"]
     assert len(shows) >= 3  # every group is listed with its messages a click away, carded or not
     # "Alle groepen": every group of the storm in a modal, each opening its messages on top of it

@@ -59,6 +59,8 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
         growth=f"{growth:.0f}",
         since=_when(t, a.started_at),
     )
+    if a.words:
+        figures += "\n" + t("surge.words", words=escape(", ".join(a.words)))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{figures}"}},
     ]
