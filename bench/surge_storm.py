@@ -708,11 +708,14 @@ async def run(
     pg_admin_url: str = PG_ADMIN_URL,
     pg_db: str = "bench_storm",
     code: Path | None = None,
+    keep: bool = False,
 ) -> Result:
     result = Result(db=db_kind, minutes=minutes, storm=storm)
     run_id = uuid.uuid4().hex[:6]
     schedule = storm_schedule(storm, minutes * 60, random.Random(seed))
-    async with running(db_kind, config=CONFIG, pg_admin_url=pg_admin_url, pg_db=pg_db, code=code) as (
+    async with running(
+        db_kind, config=CONFIG, pg_admin_url=pg_admin_url, pg_db=pg_db, code=code, keep_workdir=keep
+    ) as (
         server,
         slack,
         db,
@@ -746,8 +749,9 @@ async def run(
     with contextlib.suppress(OSError):
         log = server.stderr_path.read_text(errors="replace") if server.stderr_path.exists() else ""
         result.server_log_errors = [
-            line[:200] for line in log.splitlines() if "ERROR" in line or "Traceback" in line
-        ][:10]
+            line[:300] for line in log.splitlines()
+            if '"level": "error"' in line or '"level": "warning"' in line or "Traceback" in line
+        ][:20]
     return result
 
 
@@ -935,6 +939,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--code", type=Path, default=None, metavar="DIR", help="run the server from this source tree"
     )
+    p.add_argument("--keep", action="store_true", help="keep the work directory (server log, app.yaml)")
     return p.parse_args(argv)
 
 
@@ -962,6 +967,7 @@ def main(argv: list[str] | None = None) -> int:
             pg_admin_url=admin,
             pg_db=pg_db,
             code=args.code,
+            keep=args.keep,
         )
     )
     print(report(result, machine))
