@@ -16,7 +16,7 @@ LEVEL_EMOJI = {"watch": ":eyes:", "alert": ":rotating_light:", "crisis": ":sos:"
 
 
 def sparkline(values: list[float], width: int = 30) -> str:
-    """The rate over time as a line of bars (Slack shows no images without hosting one)."""
+    """The rate over time as a line of bars (the text beside the chart image, or instead of it)."""
     values = values[-width:]
     if not values:
         return ""
@@ -36,8 +36,19 @@ def _what(t: Translator, a: SurgeAlert) -> str:
     return t("surge.scope.thread", label=escape(a.label))
 
 
-def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]]]:
-    """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons."""
+def chart_alt(a: SurgeAlert, t: Translator) -> str:
+    """The chart image described in words (for screen readers and when images are off)."""
+    start, end = (a.history[0][0], a.history[-1][0]) if a.history else (a.started_at, a.started_at)
+    return t("surge.chart_alt", start=t.datetime(start), end=t.datetime(end),
+             rate=f"{a.rate_per_hour:.0f}", expected=f"{a.expected_per_hour:.1f}")
+
+
+def render_surge(
+    a: SurgeAlert, t: Translator, *, chart_file: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons.
+
+    `chart_file` is the Slack file id of the rate's chart image, when one was uploaded."""
     what = _what(t, a)
     growth = a.rate_per_hour / a.expected_per_hour if a.expected_per_hour > 0 else 0.0
     head = t(
@@ -61,7 +72,10 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{figures}"}},
     ]
-    chart = sparkline([v for _, v in a.history])
+    if chart_file:
+        blocks.append({"type": "image", "slack_file": {"id": chart_file}, "alt_text": chart_alt(a, t)[:2000],
+                       "title": _plain(t("surge.chart_title"))})
+    chart = sparkline([v for _, v in a.history])  # kept beside the image, and instead of it
     if chart:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": t("surge.chart", chart=chart)}]}
