@@ -20,7 +20,7 @@ from bot.ports import MessageRef
 from bot.views import SurgeAlert
 from handlers.slack.chart_uploads import CHART_EVERY, ChartUploads
 from handlers.slack.chat import SlackChat
-from handlers.slack.surge_blocks import render_surge
+from handlers.slack.surge_blocks import ChartImage, chart_alt, render_surge
 from handlers.slack.surge_chart import HEIGHT, RATE, WIDTH, rate_chart
 from tests.fakes.slack_api import FakeSlack
 
@@ -94,7 +94,8 @@ def test_the_chart_shows_the_rate_and_changes_with_it() -> None:
 @pytest.mark.parametrize("locale", ["nl", "en"])
 def test_the_card_shows_the_uploaded_chart_and_keeps_the_text_chart(locale: str) -> None:
     t = Translator(locale)
-    text, blocks = render_surge(alert(), t, chart_file="F0CHART0001")
+    a = alert()
+    text, blocks = render_surge(a, t, chart=ChartImage("F0CHART0001", chart_alt(a.history, 12.0, t)))
     [image] = image_blocks(blocks)
     assert image["slack_file"] == {"id": "F0CHART0001"} and "image_url" not in image
     assert "300" in image["alt_text"] and "12.0" in image["alt_text"]
@@ -132,9 +133,12 @@ def uploads(fake: FakeSlack) -> int:
 
 
 def shown(fake: FakeSlack, ts: str) -> str | None:
-    message = next(m for m in fake.messages[ALERTS] if m["ts"] == ts)
-    images = image_blocks(message["blocks"])
+    images = image_blocks(message(fake, ts)["blocks"])
     return images[0]["slack_file"]["id"] if images else None
+
+
+def message(fake: FakeSlack, ts: str) -> dict[str, Any]:
+    return next(m for m in fake.messages[ALERTS] if m["ts"] == ts)
 
 
 async def test_a_chart_is_uploaded_at_most_every_two_minutes_and_only_when_it_changed(fake: FakeSlack) -> None:
@@ -144,12 +148,15 @@ async def test_a_chart_is_uploaded_at_most_every_two_minutes_and_only_when_it_ch
     first = shown(fake, ref.ts)
     assert first in fake.files and uploads(fake) == 1
     assert decode(fake.file_data[first]).size == (600, 200)
+    [image] = image_blocks(message(fake, ref.ts)["blocks"])
+    assert "nu 300" in image["alt_text"] and fake.files[first]["alt_txt"] == image["alt_text"]
     assert fake.files[first]["channels"] == []  # not shared: the card shows it
 
     grown = alert(history(10, 40, 120, 300, 450))
     clock.now += CHART_EVERY - 1  # a new point, but too soon: the last chart again
     await slack.update_surge(ref=ref, alert=grown)
     assert shown(fake, ref.ts) == first and uploads(fake) == 1
+    assert image_blocks(message(fake, ref.ts)["blocks"]) == [image]  # its words describe what it shows
     clock.now += 2  # due: a new chart
     await slack.update_surge(ref=ref, alert=grown)
     second = shown(fake, ref.ts)

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import Translator
 from bot.views import SurgeAlert
-from handlers.slack.surge_blocks import chart_alt
+from handlers.slack.surge_blocks import ChartImage, chart_alt
 from handlers.slack.surge_chart import rate_chart
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ MAX_REJECTIONS = 2
 
 @dataclass
 class _Chart:
-    file_id: str | None
-    point: tuple[datetime, float] | None  # the newest history point drawn in file_id
+    image: ChartImage | None
+    point: tuple[datetime, float] | None  # the newest history point drawn in the image
     tried_at: float  # clock time of the last upload attempt, successful or not
     rejected: int = 0
 
@@ -53,8 +53,8 @@ class ChartUploads:
         self._timeout, self._every, self._clock, self._max = timeout, every, clock, max_surges
         self._charts: OrderedDict[str, _Chart] = OrderedDict()
 
-    async def file_for(self, alert: SurgeAlert) -> str | None:
-        """The file id to show on the alert card: the last upload, or a new one when due; None: none."""
+    async def image_for(self, alert: SurgeAlert) -> ChartImage | None:
+        """The chart to show on the alert card: the last upload, or a new one when due; None: none."""
         if not alert.history:
             return None
         point = alert.history[-1]
@@ -62,44 +62,47 @@ class ChartUploads:
         if chart is not None:
             self._charts.move_to_end(alert.ref)
             if chart.point == point or self._clock() - chart.tried_at < self._every:
-                return chart.file_id
+                return chart.image
         else:
             chart = self._remember(alert.ref)
         chart.tried_at = self._clock()
-        file_id = await self._upload(alert)
-        if file_id is not None:
-            chart.file_id, chart.point, chart.rejected = file_id, point, 0
-        return chart.file_id
+        image = await self._upload(alert)
+        if image is not None:
+            chart.image, chart.point, chart.rejected = image, point, 0
+        return chart.image
 
     def rejected(self, ref: str, file_id: str) -> None:
         """Slack refused a card showing `file_id`: after a second refusal the file is not used again."""
         chart = self._charts.get(ref)
-        if chart is None or chart.file_id != file_id:
+        if chart is None or chart.image is None or chart.image.file_id != file_id:
             return
         chart.rejected += 1
         if chart.rejected >= MAX_REJECTIONS:  # gone, or never usable: the next round uploads anew
-            chart.file_id, chart.point, chart.rejected = None, None, 0
+            chart.image, chart.point, chart.rejected = None, None, 0
 
     def _remember(self, ref: str) -> _Chart:
-        chart = self._charts[ref] = _Chart(file_id=None, point=None, tried_at=self._clock())
+        chart = self._charts[ref] = _Chart(image=None, point=None, tried_at=self._clock())
         while len(self._charts) > self._max:
             self._charts.popitem(last=False)
         return chart
 
-    async def _upload(self, alert: SurgeAlert) -> str | None:
+    async def _upload(self, alert: SurgeAlert) -> ChartImage | None:
         # about 50 ms of drawing: off the event loop, which also answers Slack's 3-second requests
         png = await asyncio.to_thread(rate_chart, alert.history, alert.expected_per_hour, self._t)
+        alt = chart_alt(alert.history, alert.expected_per_hour, self._t)
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._client.files_upload_v2(
                     content=png, filename=f"surge-{alert.ref}.png", title=self._t("surge.chart_title"),
-                    alt_txt=chart_alt(alert, self._t)[:1000])
+                    alt_txt=alt[:1000])
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("surge %s: chart image not uploaded (the card shows the text chart): %s",
                         alert.ref, _reason(exc))
             return None
-        file = response.get("file") or {}
-        return str(file["id"]) if isinstance(file, dict) and file.get("id") else None
+        file = response.get("file")
+        if not isinstance(file, dict) or not file.get("id"):
+            return None
+        return ChartImage(file_id=str(file["id"]), alt=alt)
 
 
 def _reason(exc: Exception) -> str:

@@ -134,16 +134,16 @@ class SlackChat:
     async def _with_chart(self, alert: SurgeAlert,
                           send: Callable[[str, list[dict[str, Any]]], Awaitable[T]]) -> T:
         """Send the alert with its chart image; without it when there is none or Slack refuses it."""
-        chart = await self._charts.file_for(alert) if self._charts else None
+        chart = await self._charts.image_for(alert) if self._charts else None
         if chart is not None and self._charts is not None:
             try:
-                return await send(*render_surge(alert, self._t, chart_file=chart))
+                return await send(*render_surge(alert, self._t, chart=chart))
             except PermanentError as exc:
                 if not _invalid_blocks(exc):
                     raise
-                self._charts.rejected(alert.ref, chart)  # e.g. the file is still processing, or deleted
+                self._charts.rejected(alert.ref, chart.file_id)  # e.g. still processing, or deleted
                 log.warning("surge %s: Slack refused the chart image %s; sending the card without it",
-                            alert.ref, chart)
+                            alert.ref, chart.file_id)
         return await send(*render_surge(alert, self._t))
 
     async def post_cluster(self, *, channel: str, card: ClusterCard, marker: str) -> MessageRef:

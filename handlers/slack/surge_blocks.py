@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,19 +38,29 @@ def _what(t: Translator, a: SurgeAlert) -> str:
     return t("surge.scope.thread", label=escape(a.label))
 
 
-def chart_alt(a: SurgeAlert, t: Translator) -> str:
-    """The chart image described in words (for screen readers and when images are off)."""
-    start, end = (a.history[0][0], a.history[-1][0]) if a.history else (a.started_at, a.started_at)
-    return t("surge.chart_alt", start=t.datetime(start), end=t.datetime(end),
-             rate=f"{a.rate_per_hour:.0f}", expected=f"{a.expected_per_hour:.1f}")
+@dataclass(frozen=True)
+class ChartImage:
+    """A chart image uploaded to Slack: its file id, and what it shows in words (it may be older
+    than the card's figures: a new one is drawn at most every two minutes)."""
+
+    file_id: str
+    alt: str
+
+
+def chart_alt(history: Sequence[tuple[datetime, float]], expected: float, t: Translator) -> str:
+    """What the chart of `history` shows, in words (for screen readers and when images are off)."""
+    if not history:
+        return t("surge.chart_title")
+    return t("surge.chart_alt", start=t.datetime(history[0][0]), end=t.datetime(history[-1][0]),
+             rate=f"{history[-1][1]:.0f}", expected=f"{expected:.1f}")
 
 
 def render_surge(
-    a: SurgeAlert, t: Translator, *, chart_file: str | None = None
+    a: SurgeAlert, t: Translator, *, chart: ChartImage | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons.
 
-    `chart_file` is the Slack file id of the rate's chart image, when one was uploaded."""
+    `chart` is the rate's chart image, when one was uploaded."""
     what = _what(t, a)
     growth = a.rate_per_hour / a.expected_per_hour if a.expected_per_hour > 0 else 0.0
     head = t(
@@ -72,13 +84,13 @@ def render_surge(
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{figures}"}},
     ]
-    if chart_file:
-        blocks.append({"type": "image", "slack_file": {"id": chart_file}, "alt_text": chart_alt(a, t)[:2000],
-                       "title": _plain(t("surge.chart_title"))})
-    chart = sparkline([v for _, v in a.history])  # kept beside the image, and instead of it
     if chart:
+        blocks.append({"type": "image", "slack_file": {"id": chart.file_id}, "alt_text": chart.alt[:2000],
+                       "title": _plain(t("surge.chart_title"))})
+    line = sparkline([v for _, v in a.history])  # kept beside the image, and instead of it
+    if line:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": t("surge.chart", chart=chart)}]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": t("surge.chart", chart=line)}]}
         )
     if a.threats:
         blocks.append(
