@@ -51,6 +51,7 @@ class SlackConfig(Strict):
     alerts_channel: SlackChannelId | None = None
     post_interval: Duration = Field(default=timedelta(seconds=1), description="per channel")
     update_interval: Duration = Field(default=timedelta(seconds=1), description="per workspace")
+    charts: bool = Field(default=True, description="surge alert cards show the rate as an uploaded image")
 
 
 class Roles(Strict):

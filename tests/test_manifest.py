@@ -15,6 +15,8 @@ SCOPES = {
     "conversations_replies": {"channels:history", "groups:history"}, "views_open": set(),
     "views_update": set(), "views_push": set(), "auth_test": set(), "apps_connections_open": set(),
     "conversations_open": {"im:write"}, "usergroups_users_list": {"usergroups:read"},
+    # files.getUploadURLExternal, the upload URL and files.completeUploadExternal
+    "files_upload_v2": {"files:write"},
 }
 
 
@@ -22,7 +24,8 @@ def test_manifest_matches_the_code() -> None:
     manifest = yaml.safe_load((REPO / "slack-manifest.yaml").read_text(encoding="utf-8"))
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "handlers" / "slack").glob("*.py"))
-    calls = r"\b(chat_\w+|conversations_\w+|views_\w+|usergroups_\w+|auth_test|apps_connections_open)\("
+    calls = (r"\b(chat_\w+|conversations_\w+|views_\w+|usergroups_\w+|files_\w+|auth_test"
+             r"|apps_connections_open)\(")
     used = set(re.findall(calls, source)) | set(re.findall(r'_call\("(\w+)"', source))
     assert used, "no Web API calls found"
     for method in used:

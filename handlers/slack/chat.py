@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -13,9 +15,13 @@ from bot.i18n import Translator
 from bot.ports import MessageRef, PermanentError, RateLimited, TransientError, UnknownOutcome
 from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, StormCard, SurgeAlert, ThreadNote
 from handlers.slack.blocks import render_card, render_note, render_notice
+from handlers.slack.chart_uploads import ChartUploads
 from handlers.slack.coord_blocks import render_approval, render_person_message
 from handlers.slack.ids import MARKER_EVENT
 from handlers.slack.surge_blocks import render_cluster, render_storm, render_surge
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PERMANENT = {
     "channel_not_found", "not_in_channel", "is_archived", "msg_too_long", "invalid_blocks",
@@ -28,9 +34,10 @@ PERMANENT = {
 class SlackChat:
     """ChatPort over slack_sdk's AsyncWebClient (created without retry handlers: the outbox retries)."""
 
-    def __init__(self, client: AsyncWebClient, t: Translator) -> None:
+    def __init__(self, client: AsyncWebClient, t: Translator, charts: ChartUploads | None = None) -> None:
         self._client = client
         self._t = t
+        self._charts = charts
         self._direct: dict[str, str] = {}
 
     async def post_card(self, *, channel: str, card: CaseCard, marker: str) -> MessageRef:
@@ -109,13 +116,35 @@ class SlackChat:
         await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
 
     async def post_surge(self, *, channel: str, alert: SurgeAlert, marker: str) -> MessageRef:
-        """Post a surge alert card."""
-        return await self._post(channel, *render_surge(alert, self._t), marker=marker)
+        """Post a surge alert card (with its chart image when one could be uploaded)."""
+
+        async def post(text: str, blocks: list[dict[str, Any]]) -> MessageRef:
+            return await self._post(channel, text, blocks, marker=marker)
+
+        return await self._with_chart(alert, post)
 
     async def update_surge(self, *, ref: MessageRef, alert: SurgeAlert) -> None:
-        """Update a surge alert card in place."""
-        text, blocks = render_surge(alert, self._t)
-        await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+        """Update a surge alert card in place (with its chart image when one could be uploaded)."""
+
+        async def update(text: str, blocks: list[dict[str, Any]]) -> None:
+            await self._call("chat_update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+        await self._with_chart(alert, update)
+
+    async def _with_chart(self, alert: SurgeAlert,
+                          send: Callable[[str, list[dict[str, Any]]], Awaitable[T]]) -> T:
+        """Send the alert with its chart image; without it when there is none or Slack refuses it."""
+        chart = await self._charts.image_for(alert) if self._charts else None
+        if chart is not None and self._charts is not None:
+            try:
+                return await send(*render_surge(alert, self._t, chart=chart))
+            except PermanentError as exc:
+                if not _invalid_blocks(exc):
+                    raise
+                self._charts.rejected(alert.ref, chart.file_id)  # e.g. still processing, or deleted
+                log.warning("surge %s: Slack refused the chart image %s; sending the card without it",
+                            alert.ref, chart.file_id)
+        return await send(*render_surge(alert, self._t))
 
     async def post_storm(self, *, channel: str, card: StormCard, marker: str) -> MessageRef:
         """Post a storm card."""
@@ -156,6 +185,12 @@ class SlackChat:
 
 def _metadata(marker: str) -> dict[str, Any]:
     return {"event_type": MARKER_EVENT, "event_payload": {"key": marker}}
+
+
+def _invalid_blocks(exc: PermanentError) -> bool:
+    cause = exc.__cause__
+    return (isinstance(cause, SlackApiError) and isinstance(cause.response.data, dict)
+            and cause.response.data.get("error") == "invalid_blocks")
 
 
 def _translate(exc: SlackApiError) -> Exception:

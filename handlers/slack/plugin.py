@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.runtime import RUNTIME, Runtime
 from bot.settings import Settings
 from handlers.slack import listeners
+from handlers.slack.chart_uploads import ChartUploads
 from handlers.slack.chat import SlackChat
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ def install(app: web.Application, rt: Runtime) -> None:
     # The outbox client has no retry handlers: 429s and failures go back to the dispatcher.
     outbox_client = AsyncWebClient(token=token, base_url=env.slack_api_url,
                                    timeout=max(1, int(lease / 2)), retry_handlers=[])
-    rt.chat = SlackChat(outbox_client, rt.t)
+    # A chart upload (three calls) gets a quarter of the lease: the card itself must still go out in time.
+    charts = ChartUploads(outbox_client, rt.t, timeout=lease / 4) if rt.settings.config.slack.charts else None
+    rt.chat = SlackChat(outbox_client, rt.t, charts)
     bolt = build_bolt(rt, AsyncWebClient(token=token, base_url=env.slack_api_url, timeout=10))
 
     async def events(request: web.Request) -> web.Response:

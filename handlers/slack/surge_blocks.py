@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ LEVEL_EMOJI = {"watch": ":eyes:", "alert": ":rotating_light:", "crisis": ":sos:"
 
 
 def sparkline(values: list[float], width: int = 30) -> str:
-    """The rate over time as a line of bars (Slack shows no images without hosting one)."""
+    """The rate over time as a line of bars (the text beside the chart image, or instead of it)."""
     values = values[-width:]
     if not values:
         return ""
@@ -37,8 +39,29 @@ def _what(t: Translator, a: SurgeAlert) -> str:
     return t("surge.scope.thread", label=escape(a.label))
 
 
-def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]]]:
-    """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons."""
+@dataclass(frozen=True)
+class ChartImage:
+    """A chart image uploaded to Slack: its file id, and what it shows in words (it may be older
+    than the card's figures: a new one is drawn at most every two minutes)."""
+
+    file_id: str
+    alt: str
+
+
+def chart_alt(history: Sequence[tuple[datetime, float]], expected: float, t: Translator) -> str:
+    """What the chart of `history` shows, in words (for screen readers and when images are off)."""
+    if not history:
+        return t("surge.chart_title")
+    return t("surge.chart_alt", start=t.datetime(history[0][0]), end=t.datetime(history[-1][0]),
+             rate=f"{history[-1][1]:.0f}", expected=f"{expected:.1f}")
+
+
+def render_surge(
+    a: SurgeAlert, t: Translator, *, chart: ChartImage | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons.
+
+    `chart` is the rate's chart image, when one was uploaded."""
     what = _what(t, a)
     growth = a.rate_per_hour / a.expected_per_hour if a.expected_per_hour > 0 else 0.0
     head = t(
@@ -64,10 +87,13 @@ def render_surge(a: SurgeAlert, t: Translator) -> tuple[str, list[dict[str, Any]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{figures}"}},
     ]
-    chart = sparkline([v for _, v in a.history])
     if chart:
+        blocks.append({"type": "image", "slack_file": {"id": chart.file_id}, "alt_text": chart.alt[:2000],
+                       "title": _plain(t("surge.chart_title"))})
+    line = sparkline([v for _, v in a.history])  # kept beside the image, and instead of it
+    if line:
         blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": t("surge.chart", chart=chart)}]}
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": t("surge.chart", chart=line)}]}
         )
     if a.threats:
         blocks.append(

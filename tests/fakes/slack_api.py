@@ -6,6 +6,12 @@ call and answers in Slack's wire format: HTTP 200 ``{"ok": true, ...}`` or
 ``{"ok": false, "error": ...}``, and HTTP 429 with ``Retry-After`` when a channel's
 chat.postMessage bucket is empty.
 
+File uploads follow Slack's current flow: files.getUploadURLExternal hands out an upload URL on this
+server (``/upload/v1/<token>``) and a file id, the bytes are POSTed there (raw or multipart), and
+files.completeUploadExternal makes the file (``files``), sharing it only when given channels. A
+message whose image block names an unknown or non-image ``slack_file`` is refused with
+``invalid_blocks``, as Slack does.
+
 The module-level helpers build and sign the requests Slack sends *into* an app (interactivity,
 events). Payload shapes follow Slack's own SDK test fixtures (bolt-python, python-slack-sdk).
 """
@@ -21,6 +27,7 @@ import hmac
 import inspect
 import json
 import math
+import re
 import secrets
 import string
 import time
@@ -33,7 +40,7 @@ from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
 JsonDict = dict[str, Any]
 
@@ -46,7 +53,7 @@ BOT_USER_NAME = "webcare"
 TRIGGER_TTL_S = 3.0
 POLL_INTERVAL_S = 0.02
 
-_JSON_STRING_FIELDS = ("blocks", "attachments", "metadata", "view")
+_JSON_STRING_FIELDS = ("blocks", "attachments", "metadata", "view", "files")
 _DELAYED_METHODS = frozenset({"chat.postMessage", "chat.update"})
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -63,13 +70,36 @@ class Call:
 
 
 class _ApiError(Exception):
-    """A Slack error answer: ``{"ok": false, "error": ...}`` with an HTTP status."""
+    """A Slack error answer: ``{"ok": false, "error": ...}`` with an HTTP status (and more fields)."""
 
-    def __init__(self, error: str, status: int = 200, headers: dict[str, str] | None = None):
+    def __init__(self, error: str, status: int = 200, headers: dict[str, str] | None = None,
+                 extra: JsonDict | None = None):
         super().__init__(error)
         self.error = error
         self.status = status
         self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def _invalid_blocks(message: str) -> _ApiError:
+    """Slack's answer to a block it cannot use, with the reason and JSON pointer."""
+    return _ApiError("invalid_blocks", extra={"errors": [message],
+                                              "response_metadata": {"messages": [f"[ERROR] {message}"]}})
+
+
+@dataclass
+class _Upload:
+    """A file between files.getUploadURLExternal and files.completeUploadExternal."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str
+    data: bytes | None = None
+
+
+_IMAGE_TYPES = ((b"\x89PNG\r\n\x1a\n", "png", "image/png"), (b"\xff\xd8\xff", "jpg", "image/jpeg"),
+                (b"GIF87a", "gif", "image/gif"), (b"GIF89a", "gif", "image/gif"))
 
 
 def _truthy(value: Any) -> bool:
@@ -140,9 +170,24 @@ class FakeSlack:
             "apps.connections.open": self._apps_connections_open,
             "conversations.open": self._conversations_open,
             "usergroups.users.list": self._usergroups_users_list,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
         self.usergroups: dict[str, list[str]] = {}
         """User groups the fake knows (id -> member ids); tests fill it in."""
+        self.files: dict[str, JsonDict] = {}
+        """Completed uploads (file id -> Slack file object); a test may delete one."""
+        self.file_data: dict[str, bytes] = {}
+        """The bytes of each completed upload."""
+        self.upload_error: str | None = None
+        """Set to make files.getUploadURLExternal fail, e.g. ``"file_uploads_disabled"``."""
+        self.upload_status = 200
+        """HTTP status the upload URL answers (not 200: the upload failed, as Slack documents)."""
+        self.upload_delay = 0.0
+        """Seconds the upload URL waits before answering (a slow upload)."""
+        self.upload_posts: list[JsonDict] = []
+        """Each POST to an upload URL: file id, bytes received, content type, status answered."""
+        self._uploads: dict[str, _Upload] = {}
         self.responses: list[JsonDict] = []
         """What the app sent to response_urls (slash commands), in order."""
 
@@ -153,6 +198,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/respond/{token}", self._handle_response_url)
+        app.router.add_post("/upload/v1/{token}", self._handle_upload)
         app.router.add_get("/link/", self._handle_socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -343,7 +389,7 @@ class FakeSlack:
         except _ApiError as exc:
             call.status, call.error = exc.status, exc.error
             return web.json_response(
-                {"ok": False, "error": exc.error}, status=exc.status, headers=exc.headers
+                {"ok": False, "error": exc.error, **exc.extra}, status=exc.status, headers=exc.headers
             )
         except Exception:
             call.status = 500  # a bug in the fake itself: make it visible in the record
@@ -408,6 +454,7 @@ class FakeSlack:
         channel = _require_channel(args)
         if not args.get("text") and not args.get("blocks"):
             raise _ApiError("no_text")
+        self._check_images(args.get("blocks"))
         self._take_post_token(channel)
         message: JsonDict = {
             "type": "message",
@@ -443,6 +490,7 @@ class FakeSlack:
         message = self._find_message(channel, args.get("ts"))
         if message is None:
             raise _ApiError("message_not_found")
+        self._check_images(args.get("blocks"))
         if "text" in args:
             message["text"] = args["text"] or ""
         for key in ("blocks", "attachments", "metadata"):  # Slack: omitted keeps, empty removes
@@ -560,6 +608,136 @@ class FakeSlack:
         if group not in self.usergroups:
             raise _ApiError("no_such_subteam")
         return {"users": list(self.usergroups[group])}
+
+    # --- files: getUploadURLExternal -> POST the bytes -> completeUploadExternal ---
+
+    def _files_get_upload_url_external(self, args: JsonDict) -> JsonDict:
+        if self.upload_error:
+            raise _ApiError(self.upload_error)
+        filename = str(args.get("filename") or "")
+        length = str(args.get("length") or "")
+        if not filename or not length.isdigit():
+            raise _ApiError("invalid_arguments")
+        if int(length) == 0:
+            raise _ApiError("missing_argument")  # Slack: "typically only when the length is 0"
+        alt_txt = str(args.get("alt_txt") or "")
+        if len(alt_txt) > 1000:
+            raise _ApiError("alt_txt_too_large")
+        upload = _Upload(file_id=_random_id("F"), filename=filename, length=int(length), alt_txt=alt_txt)
+        token = uuid.uuid4().hex
+        self._uploads[token] = upload
+        return {"upload_url": f"{self.base_url}upload/v1/{token}", "file_id": upload.file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The upload URL: raw bytes or a multipart form; HTTP 200 when stored, as Slack documents."""
+        upload = self._uploads.get(request.match_info["token"])
+        data = b""
+        if request.content_type.startswith("multipart/"):
+            async for part in await request.multipart():
+                if isinstance(part, BodyPartReader):
+                    data = await part.read()
+                    break
+        else:
+            data = await request.read()
+        if self.upload_delay > 0:
+            await asyncio.sleep(self.upload_delay)
+        status = 404 if upload is None else self.upload_status
+        self.upload_posts.append({"file_id": upload.file_id if upload else None, "size": len(data),
+                                  "content_type": request.content_type, "status": status})
+        if upload is None or status != 200:
+            return web.Response(status=status, text="upload failed")
+        upload.data = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _files_complete_upload_external(self, args: JsonDict) -> JsonDict:
+        entries = args.get("files")
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            raise _ApiError("invalid_arguments")
+        pending = {u.file_id: (token, u) for token, u in self._uploads.items() if u.data is not None}
+        if any(str(e.get("id")) not in pending for e in entries):
+            raise _ApiError("file_not_found")  # never issued, never uploaded, or already completed
+        channels = [c for c in [args.get("channel_id"), *str(args.get("channels") or "").split(",")] if c]
+        files = []
+        for entry in entries:
+            token, upload = pending[str(entry["id"])]
+            del self._uploads[token]
+            data = upload.data or b""
+            file = self._file_object(upload, data, str(entry.get("title") or upload.filename))
+            self.files[file["id"]], self.file_data[file["id"]] = file, data
+            files.append(file)
+        for channel in dict.fromkeys(channels):
+            self._share(channel, files, args)
+        return {"files": copy.deepcopy(files)}
+
+    def _file_object(self, upload: _Upload, data: bytes, title: str) -> JsonDict:
+        filetype, mimetype = next(((ft, mt) for magic, ft, mt in _IMAGE_TYPES if data.startswith(magic)),
+                                  ("binary", "application/octet-stream"))
+        now = int(time.time())
+        path = f"{TEAM_ID}-{upload.file_id}/{urllib.parse.quote(upload.filename)}"
+        return {
+            "id": upload.file_id, "created": now, "timestamp": now, "name": upload.filename,
+            "title": title, "mimetype": mimetype, "filetype": filetype, "pretty_type": filetype.upper(),
+            "user": BOT_USER_ID, "user_team": TEAM_ID, "editable": False, "size": len(data),
+            "mode": "hosted", "is_external": False, "external_type": "", "is_public": False,
+            "public_url_shared": False, "display_as_bot": False, "username": "",
+            "url_private": f"https://files.slack.com/files-pri/{path}",
+            "url_private_download": f"https://files.slack.com/files-pri/{path.replace('/', '/download/', 1)}",
+            "permalink": f"https://fake.slack.com/files/{BOT_USER_ID}/{upload.file_id}/{upload.filename}",
+            "alt_txt": upload.alt_txt, "file_access": "visible", "has_rich_preview": False,
+            "channels": [], "groups": [], "ims": [], "shares": {}, "comments_count": 0,
+        }
+
+    def _share(self, channel: str, files: list[JsonDict], args: JsonDict) -> None:
+        """completeUploadExternal with a channel: a message with the files, in the thread if asked."""
+        message: JsonDict = {
+            "type": "message", "subtype": "file_share", "user": BOT_USER_ID, "bot_id": BOT_ID,
+            "text": str(args.get("initial_comment") or ""), "ts": self._next_ts(), "upload": True,
+            "files": [copy.deepcopy(f) for f in files],
+        }
+        if args.get("thread_ts"):
+            self._attach_reply(channel, message, str(args["thread_ts"]))
+        self.messages[channel].append(message)
+        kind = "public" if channel.startswith("C") else "private"
+        for file in files:
+            file["channels" if kind == "public" else "groups"].append(channel)
+            file["shares"].setdefault(kind, {})[channel] = [{"ts": message["ts"]}]
+
+    def _check_images(self, blocks: Any) -> None:
+        """Refuse image blocks and elements whose slack_file is not an image file the app can see."""
+        if not isinstance(blocks, list):
+            return
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict):
+                continue
+            images = [(f"/blocks/{i}", block)] if block.get("type") == "image" else []
+            if isinstance(block.get("accessory"), dict) and block["accessory"].get("type") == "image":
+                images.append((f"/blocks/{i}/accessory", block["accessory"]))
+            if block.get("type") == "context":
+                images += [(f"/blocks/{i}/elements/{j}", el) for j, el in enumerate(block.get("elements") or [])
+                           if isinstance(el, dict) and el.get("type") == "image"]
+            for pointer, image in images:
+                self._check_image(pointer, image)
+
+    def _check_image(self, pointer: str, image: JsonDict) -> None:
+        if not image.get("alt_text"):
+            raise _invalid_blocks(f"missing required field: alt_text [json-pointer:{pointer}]")
+        source = image.get("slack_file")
+        if ("image_url" in image) == (source is not None):
+            raise _invalid_blocks(f"must provide exactly one of image_url, slack_file [json-pointer:{pointer}]")
+        if source is None:
+            return
+        if not isinstance(source, dict) or ("id" in source) == ("url" in source):
+            raise _invalid_blocks(f"invalid slack file [json-pointer:{pointer}/slack_file]")
+        if "id" in source:
+            if not re.fullmatch(r"F[A-Z0-9]{8,}", str(source["id"])):
+                raise _invalid_blocks("input must match regex pattern: ^[F][A-Z0-9]{8,}$ "
+                                      f"[json-pointer:{pointer}/slack_file/id]")
+            file = self.files.get(str(source["id"]))
+        else:
+            file = next((f for f in self.files.values()
+                         if source["url"] in (f["url_private"], f["permalink"])), None)
+        if file is None or not file["mimetype"].startswith("image/"):
+            raise _invalid_blocks(f"invalid slack file [json-pointer:{pointer}/slack_file]")
 
     def dm_messages(self, user_id: str) -> list[JsonDict]:
         """Messages the app posted in its direct conversation with `user_id`."""
