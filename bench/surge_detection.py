@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.surge_detection                  # 100 org-months, seed 1, Markdown
     .venv/bin/python -m bench.surge_detection --months 20      # quicker
+    .venv/bin/python -m bench.surge_detection --seed 1 2 3 4 5 6   # 600 org-months, pooled
     .venv/bin/python -m bench.surge_detection --json
 
 Each organisation gets `--warmup` days (7) of history and then one measured month (30 days), both from
@@ -18,7 +19,9 @@ a cold start. Traffic, per organisation (all seeded):
 
 False alarm: a raised event outside the storms' windows (first storm message to 6 h after the last),
 or inside one on a thread other than the storm's. Counted per level reached (an episode going watch →
-alert counts once for each). A storm is detected at a level when its thread, topic or the organisation
+alert counts once for each), with an exact 95 % Poisson interval of the rate and the scope kind that
+raised it: a level's budget is a few events per 100 org-months, so one seed's rate is a noisy figure.
+A storm is detected at a level when its thread, topic or the organisation
 reaches that level between its first and last message. The oracle is the CUSUM that knows the true
 rates of the storm's thread (comment intensity of the post before, plus the storm's after), run on the
 thread's real messages with the detector's thread threshold for the level, checked at every message.
@@ -47,7 +50,7 @@ if str(ROOT) not in sys.path:  # allow `python bench/surge_detection.py` as well
 import yaml  # noqa: E402
 
 from bot.surge import Detector, SurgeConfig  # noqa: E402
-from bot.surge.stats import week_curve  # noqa: E402
+from bot.surge.stats import MONTH_SECONDS, week_curve  # noqa: E402
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 DAY = 86400
@@ -56,6 +59,7 @@ TOPIC_P = (0.4, 0.3, 0.2, 0.1)
 BANDS = (("100-300", 100, 300), ("300-1,500", 300, 1500), ("1,500+", 1500, 10**9))
 HEMA_MIN = 5000  # "HEMA-size": about 7,000 messages
 LEVELS = ("watch", "alert", "crisis")
+KINDS = ("org", "topic", "thread")
 TARGETS = {"false_alarms_alert": 0.25, "recall_1500": 0.99, "recall_300": 0.95, "hema_messages": 50}
 
 
@@ -250,6 +254,7 @@ def run_org(args: tuple[int, int, int, int, dict[str, Any]]) -> dict[str, Any]:
     # false alarms per level, per phase (warm-up week / measured month)
     windows = [(s.times[0], s.times[-1] + 6 * 3600, s) for s in storms]
     fa = {"warmup": [0, 0, 0], "month": [0, 0, 0]}
+    fa_kind = {kind: [0, 0, 0] for kind in KINDS}  # measured month
     announced: dict[str, int] = {}
     fa_examples = []
     for t, key, state, level in events:
@@ -266,6 +271,8 @@ def run_org(args: tuple[int, int, int, int, dict[str, Any]]) -> dict[str, Any]:
         phase = "warmup" if t < warm_days * DAY else "month"
         for i in range(before, lv):
             fa[phase][i] += 1
+            if phase == "month":
+                fa_kind[key.split(":")[0]][i] += 1
         if phase == "month" and len(fa_examples) < 5:
             fa_examples.append((round(t / 3600, 2), key, level))
     h_thread = det._h["thread"]
@@ -287,17 +294,49 @@ def run_org(args: tuple[int, int, int, int, dict[str, Any]]) -> dict[str, Any]:
             row[f"oracle_{level}"] = None if o is None else {
                 "delay_min": (o - first) / 60, "messages": sum(1 for x in s.times if x <= o)}
         storm_rows.append(row)
-    return {"volume": volume, "messages": len(msgs), "cpu": cpu, "fa": fa, "storms": storm_rows,
-            "peak_threads": det.peak_threads, "fa_examples": fa_examples,
+    return {"volume": volume, "messages": len(msgs), "cpu": cpu, "fa": fa, "fa_kind": fa_kind,
+            "storms": storm_rows, "peak_threads": det.peak_threads, "fa_examples": fa_examples,
             "state_bytes": len(det.to_json())}
 
 
-def summarise(results: list[dict[str, Any]], warm_days: int) -> dict[str, Any]:
-    """Aggregate figures over all organisation-months."""
+def poisson_cdf(k: int, lam: float) -> float:
+    """P(X ≤ k) for X ~ Poisson(lam)."""
+    if lam <= 0:
+        return 1.0
+    return sum(math.exp(i * math.log(lam) - lam - math.lgamma(i + 1)) for i in range(k + 1))
+
+
+def poisson_interval(k: int, conf: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) confidence interval of a Poisson mean from one count `k`."""
+    tail = (1 - conf) / 2
+
+    def solve(too_high: Any) -> float:
+        lo, hi = 0.0, 10.0 * k + 20.0
+        for _ in range(100):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if too_high(mid) else (mid, hi)
+        return (lo + hi) / 2
+
+    lower = 0.0 if k == 0 else solve(lambda lam: 1 - poisson_cdf(k - 1, lam) >= tail)
+    return lower, solve(lambda lam: poisson_cdf(k, lam) <= tail)
+
+
+def summarise(results: list[dict[str, Any]], warm_days: int, budgets: list[float], days: int) -> dict[str, Any]:
+    """Aggregate figures over all organisation-months (an org-month: the measured `days`)."""
     months = len(results)
+    exposure = months * days * DAY / MONTH_SECONDS  # in the budget's months (30.44 days)
     out: dict[str, Any] = {"org_months": months, "warmup_days": warm_days}
     out["false_alarms_per_org_month"] = {lv: sum(r["fa"]["month"][i] for r in results) / months
                                          for i, lv in enumerate(LEVELS)}
+    levels = {}
+    for i, lv in enumerate(LEVELS):
+        k = sum(r["fa"]["month"][i] for r in results)
+        lo, hi = poisson_interval(k)
+        levels[lv] = {"events": k, "rate": k / months, "ci95": [lo / months, hi / months], "budget": budgets[i],
+                      # one-sided: how likely this many or more, were the rate exactly the budget
+                      "p_at_budget": 1 - poisson_cdf(k - 1, budgets[i] * exposure) if k else 1.0,
+                      "by_kind": {kind: sum(r["fa_kind"][kind][i] for r in results) for kind in KINDS}}
+    out["false_alarm_levels"] = levels
     out["false_alarms_warmup_week"] = {lv: sum(r["fa"]["warmup"][i] for r in results) / months
                                        for i, lv in enumerate(LEVELS)}
     storms = [s for r in results for s in r["storms"]]
@@ -343,11 +382,19 @@ def fmt(v: Any, digits: int = 1) -> str:
 
 def markdown(s: dict[str, Any], seconds: float) -> str:
     """The figures as Markdown tables."""
-    lines = [f"{s['org_months']} org-months (after a {s['warmup_days']}-day warm-up each), "
+    seeds = ", ".join(map(str, s["seeds"]))
+    lines = [f"{s['org_months']} org-months (seed {seeds}; after a {s['warmup_days']}-day warm-up each), "
              f"{s['messages']:,} mentions, wall {seconds:.0f} s.", "",
              "| false alarms per org-month | watch | alert | crisis |", "|---|---|---|---|"]
-    fa, fw = s["false_alarms_per_org_month"], s["false_alarms_warmup_week"]
-    lines.append("| measured month | " + " | ".join(f"{fa[lv]:.2f}" for lv in LEVELS) + " |")
+    fa, fw, fl = s["false_alarms_per_org_month"], s["false_alarms_warmup_week"], s["false_alarm_levels"]
+    lines.append("| measured month | " + " | ".join(f"{fa[lv]:.3f}" for lv in LEVELS) + " |")
+    lines.append("| 95 % interval (exact Poisson) | "
+                 + " | ".join(f"{fl[lv]['ci95'][0]:.3f}-{fl[lv]['ci95'][1]:.3f}" for lv in LEVELS) + " |")
+    lines.append("| budget | " + " | ".join(f"{fl[lv]['budget']:g}" for lv in LEVELS) + " |")
+    lines.append("| P(this many or more \\| rate = budget) | "
+                 + " | ".join(f"{fl[lv]['p_at_budget']:.2f}" for lv in LEVELS) + " |")
+    lines.append("| events: org / topic / thread | " + " | ".join(
+        f"{fl[lv]['events']}: " + " / ".join(str(fl[lv]['by_kind'][k]) for k in KINDS) for lv in LEVELS) + " |")
     lines.append("| warm-up week (cold start) | " + " | ".join(f"{fw[lv]:.2f}" for lv in LEVELS) + " |")
     lines += ["", "| storm size | storms | level | recall | median delay min | median msgs before alarm "
               "| max msgs | oracle median delay min | oracle median msgs | alarm scope thread/topic/org |",
@@ -369,7 +416,8 @@ def markdown(s: dict[str, Any], seconds: float) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--months", type=int, default=100, help="organisation-months (one org each)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, nargs="+", default=[1],
+                        help="one or more seeds; several are pooled (--months organisations each)")
     parser.add_argument("--warmup", type=int, default=7, help="days of history before the measured month")
     parser.add_argument("--days", type=int, default=30, help="days in a measured month")
     parser.add_argument("--jobs", type=int, default=2)
@@ -379,16 +427,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     overrides = parse_overrides(args.set)
-    jobs = [(args.seed, i, args.warmup, args.days, overrides) for i in range(args.months)]
+    jobs = [(seed, i, args.warmup, args.days, overrides) for seed in args.seed for i in range(args.months)]
     if args.jobs > 1:
         with multiprocessing.Pool(args.jobs) as pool:
             results = pool.map(run_org, jobs, chunksize=1)
     else:
         results = [run_org(j) for j in jobs]
-    summary = summarise(results, args.warmup)
+    budgets = [lv.false_alarms_per_month for lv in SurgeConfig.model_validate(overrides).levels.ordered()]
+    summary = summarise(results, args.warmup, budgets, args.days)
+    summary["seeds"] = args.seed
     seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps({**summary, "seconds": seconds, "seed": args.seed, "targets": TARGETS}, indent=2))
+        print(json.dumps({**summary, "seconds": seconds, "targets": TARGETS}, indent=2))
     else:
         print(markdown(summary, seconds))
 

@@ -6,7 +6,8 @@ Keys (defaults in brackets):
   in the middle of a bucket (see bot.surge.detect).
 - `levels.watch|alert|crisis`: each with `false_alarms_per_month` [2 / 0.25 / 0.05] (the budget for
   the whole organisation, all scopes together, under the Poisson model; the CUSUM threshold of every
-  level is derived from it) and `min_authors` [10 / 20 / 50] (distinct authors since the estimated
+  level is derived from it; on overdispersed real traffic the rate is measured, not guaranteed: see
+  bot.surge.stats) and `min_authors` [10 / 20 / 50] (distinct authors since the estimated
   start of the surge: one person spamming or a few people chatting is never a surge).
 - `jump` [3.0]: the rise the CUSUM is tuned to detect, as a multiple of the expected rate ...
 - `floor_per_hour` [30]: ... but at least this many more messages (and new authors) per hour.
