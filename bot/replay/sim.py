@@ -25,19 +25,21 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bot.app import lane_intervals
 from bot.coord_delivery import coordination_jobs
 from bot.craft.answers import build_craft
-from bot.db import create_engine, create_sessionmaker, upgrade
+from bot.db import create_sessionmaker, upgrade
 from bot.delivery import build_jobs
 from bot.i18n import Translator
 from bot.metrics import Metrics
-from bot.models import OPEN_OUTBOX, Clock, Lane, OutboxItem
-from bot.outbox import Dispatcher
+from bot.models import Clock, Lane, OutboxItem
+from bot.outbox import OPEN_OUTBOX_SQL, Dispatcher
 from bot.pipeline import ingest
+from bot.replay.engine import create_replay_engine
 from bot.replay.recorder import Recorder, RecordingChat, RecordingSink
 from bot.runtime import Runtime
 from bot.schemas import MentionIn
@@ -77,15 +79,24 @@ def grid(at: datetime, step: timedelta) -> datetime:
     return EPOCH + n * step
 
 
-class Simulation:
-    """One replay: build the runtime on `database_url`, run `mentions` through it, keep the traces."""
+NEXT_PER_LANE = (  # one statement: this runs before every call the dispatcher makes
+    select(func.min(OutboxItem.not_before), Lane.next_at)
+    .outerjoin(Lane, Lane.key == OutboxItem.lane)
+    .where(OutboxItem.status.in_(OPEN_OUTBOX_SQL))
+    .group_by(OutboxItem.lane, Lane.next_at)
+)
+"""Per lane with open rows: its earliest row and the lane's next free time (None: unpaced so far)."""
 
-    def __init__(self, settings: Settings, database_url: str, *, step: timedelta | None = None) -> None:
+
+class Simulation:
+    """One replay: build the runtime on the SQLite file `database`, run `mentions` through it, keep traces."""
+
+    def __init__(self, settings: Settings, database: Path, *, step: timedelta | None = None) -> None:
         cfg = settings.config
         self.settings = settings
         self.now = EPOCH
         self.step = max(step or cfg.surge.check, 2 * SETTLE)
-        engine = create_engine(database_url)
+        engine = create_replay_engine(database)
         self.rt = Runtime(
             settings=settings,
             instance=INSTANCE,
@@ -114,7 +125,9 @@ class Simulation:
             instance=INSTANCE,
             clock=self.clock,
         )
-        self.runner = SurgeRunner(rt, clock=self.clock, observer=self._observe)
+        # No other instance takes over and a replay does not crash: the detector's state is saved
+        # once at the end, not every simulated minute (that was a tenth of a storm's replay).
+        self.runner = SurgeRunner(rt, clock=self.clock, observer=self._observe, checkpoint=None)
         self.events: list[Observed] = []
         self._hot: set[str] = set()
         self.ingested = Ingested()
@@ -179,6 +192,7 @@ class Simulation:
                 ahead.append(grid(due, step))
             t = max(t + step, min(ahead))
         self.end = self.now
+        await self.runner.stop()  # saves the detector's state, as a server does when it stops
 
     async def _ingest(self, batch: list[MentionIn]) -> None:
         rt = self.rt
@@ -212,21 +226,8 @@ class Simulation:
     async def _next_outbox(self) -> datetime | None:
         """When the dispatcher next has something to claim: the earliest row, after its lane's pace."""
         async with self.rt.maker() as session:
-            rows = list(
-                await session.execute(
-                    select(OutboxItem.lane, func.min(OutboxItem.not_before))
-                    .where(OutboxItem.status.in_(OPEN_OUTBOX))
-                    .group_by(OutboxItem.lane)
-                )
-            )
-            if not rows:
-                return None
-            paced = {
-                lane.key: lane.next_at
-                for lane in await session.scalars(select(Lane).where(Lane.key.in_([r[0] for r in rows])))
-            }
-        due = [max(_aware(first), paced.get(lane, _aware(first))) for lane, first in rows]
-        return min(due)
+            rows = list(await session.execute(NEXT_PER_LANE))
+        return min((max(_aware(first), _aware(paced or first)) for first, paced in rows), default=None)
 
     async def _deliver_until(self, t: datetime) -> None:
         """Let the dispatcher work through everything due before `t`, each call at its own moment."""
