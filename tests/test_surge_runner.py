@@ -140,3 +140,15 @@ async def test_without_a_checkpoint_interval_the_state_is_saved_only_at_stop(rt:
     assert (await saved(rt))["cursor"] == {}
     await a.stop()
     assert (await saved(rt))["cursor"]["after"] == await last_id(rt)
+
+
+async def test_a_sole_runner_keeps_its_lease_through_its_rounds(rt: Runtime) -> None:
+    clock = Clock()
+    a = SurgeRunner(instance(rt, "a"), clock=clock, sole=True)
+    await a.run_once()
+    for gap in (timedelta(seconds=5), timedelta(minutes=10), timedelta(seconds=5)):  # longer than the lease
+        await store(rt, 2, at=clock.now, first=int(clock.now.timestamp()))
+        clock.now += gap
+        assert await a.run_once() == 2
+        state = await saved(rt)
+        assert state["owner"] == "a" and state["until"] > clock.now

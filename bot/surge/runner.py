@@ -68,14 +68,17 @@ class SurgeRunner:
         clock=utcnow,  # type: ignore[no-untyped-def]
         observer: Callable[[SurgeEvent, datetime], None] | None = None,
         checkpoint: timedelta | None = CHECKPOINT,
+        sole: bool = False,
     ) -> None:
         """`observer` is told each detector event with the round's time (`webcare replay` lists them).
 
         `checkpoint` is how often the detector's state is saved for another instance or a restart;
-        None saves it only in `stop()` (a replay, where nothing takes over).
+        None saves it only in `stop()`. `sole`: no other instance exists (a replay), so once taken
+        the lease is kept by each round's own renewal instead of a transaction of its own per round.
         """
         self._rt = rt
         self._checkpoint_every = checkpoint
+        self._sole = sole
         self._clock = clock
         self._observer = observer
         self._cfg = rt.settings.config.surge
@@ -115,7 +118,7 @@ class SurgeRunner:
         """One round: take or renew the lease, count what is new; return how many mentions were counted."""
         correlation_id.set("surge")
         now = self._clock()
-        if not await self._lease(now):
+        if not (self._sole and self._detector is not None) and not await self._lease(now):
             self._detector = None
             return 0
         counted = 0
