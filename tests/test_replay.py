@@ -6,15 +6,19 @@ import asyncio
 import importlib.util
 import json
 import random
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import text
 
 from bot.cli import main
 from bot.replay import read_export, replay
+from bot.replay.engine import create_replay_engine
+from bot.replay.sim import Writes
 from bot.settings import Settings
 from tests.harness import base_config, make_settings
 
@@ -135,3 +139,46 @@ def test_cli_replay_refuses_a_file_without_valid_mentions(
     cfg.write_text(yaml.safe_dump(base_config()), encoding="utf-8")
     assert main(["replay", str(path), "--config", str(cfg)]) == 1
     assert "no valid mention" in capsys.readouterr().err
+
+
+async def test_the_replay_engine_runs_on_this_thread_with_transactions_as_usual(tmp_path: Path) -> None:
+    threads = threading.active_count()
+    engine = create_replay_engine(tmp_path / "replay.db")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE clocks (id INTEGER PRIMARY KEY, next_at TEXT)"))
+            await conn.execute(text("INSERT INTO clocks (next_at) VALUES ('a'), ('b')"))
+        assert threading.active_count() == threads  # no worker thread behind the connection
+        with pytest.raises(RuntimeError):
+            async with engine.begin() as conn:
+                await conn.execute(text("DELETE FROM clocks"))
+                raise RuntimeError("rolled back")
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM clocks"))).scalar() == 2
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_writes_says_which_tables_changed_since_they_were_read(tmp_path: Path) -> None:
+    engine = create_replay_engine(tmp_path / "replay.db")
+    writes = Writes(engine)
+
+    async def sql(statement: str) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text(statement))
+
+    try:
+        await sql("CREATE TABLE clocks (id INTEGER PRIMARY KEY, next_at TEXT)")
+        await sql("CREATE TABLE outbox (id INTEGER PRIMARY KEY)")
+        assert writes.take("clocks")  # never read: may be anything
+        assert not writes.take("clocks")
+        await sql("SELECT * FROM clocks")
+        await sql("INSERT INTO outbox (id) VALUES (1)")
+        assert not writes.take("clocks") and writes.take("outbox", "lanes")
+        await sql("UPDATE clocks SET next_at = 'x'")
+        assert writes.take("clocks") and not writes.take("clocks") and not writes.take("outbox", "lanes")
+        await sql("DELETE FROM outbox")  # may cascade anywhere
+        assert writes.take("clocks")
+    finally:
+        await engine.dispose()

@@ -58,7 +58,7 @@ async def replay(
         path = database or Path(tmp) / "replay.db"
         url = f"sqlite+aiosqlite:///{path}"
         settings = dataclasses.replace(settings, env=settings.env.model_copy(update={"database_url": url}))
-        sim = Simulation(settings, url, step=step)
+        sim = Simulation(settings, path, step=step)
         began = time.perf_counter()
         try:
             await sim.migrate()

@@ -22,22 +22,27 @@ call by call.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import lane_intervals
 from bot.coord_delivery import coordination_jobs
 from bot.craft.answers import build_craft
-from bot.db import create_engine, create_sessionmaker, upgrade
+from bot.db import create_sessionmaker, upgrade
 from bot.delivery import build_jobs
 from bot.i18n import Translator
 from bot.metrics import Metrics
-from bot.models import OPEN_OUTBOX, Clock, Lane, OutboxItem
-from bot.outbox import Dispatcher
+from bot.models import Clock, Lane, OutboxItem
+from bot.outbox import OPEN_OUTBOX_SQL, Dispatcher
 from bot.pipeline import ingest
+from bot.replay.engine import create_replay_engine
 from bot.replay.recorder import Recorder, RecordingChat, RecordingSink
 from bot.runtime import Runtime
 from bot.schemas import MentionIn
@@ -77,15 +82,24 @@ def grid(at: datetime, step: timedelta) -> datetime:
     return EPOCH + n * step
 
 
-class Simulation:
-    """One replay: build the runtime on `database_url`, run `mentions` through it, keep the traces."""
+NEXT_PER_LANE = (  # one statement: this runs before every call the dispatcher makes
+    select(func.min(OutboxItem.not_before), Lane.next_at)
+    .outerjoin(Lane, Lane.key == OutboxItem.lane)
+    .where(OutboxItem.status.in_(OPEN_OUTBOX_SQL))
+    .group_by(OutboxItem.lane, Lane.next_at)
+)
+"""Per lane with open rows: its earliest row and the lane's next free time (None: unpaced so far)."""
 
-    def __init__(self, settings: Settings, database_url: str, *, step: timedelta | None = None) -> None:
+
+class Simulation:
+    """One replay: build the runtime on the SQLite file `database`, run `mentions` through it, keep traces."""
+
+    def __init__(self, settings: Settings, database: Path, *, step: timedelta | None = None) -> None:
         cfg = settings.config
         self.settings = settings
         self.now = EPOCH
         self.step = max(step or cfg.surge.check, 2 * SETTLE)
-        engine = create_engine(database_url)
+        engine = create_replay_engine(database)
         self.rt = Runtime(
             settings=settings,
             instance=INSTANCE,
@@ -97,6 +111,9 @@ class Simulation:
             triage=build_triage(cfg),
             craft=build_craft(cfg),
         )
+        self._writes = Writes(engine)
+        self._clock_due: datetime | None = None
+        self._outbox_due: datetime | None = None
         self.recorder = Recorder(clock=self.clock)
         self.rt.chat = RecordingChat(self.recorder)
         self.rt.fallback_sink = RecordingSink(self.recorder)
@@ -114,7 +131,10 @@ class Simulation:
             instance=INSTANCE,
             clock=self.clock,
         )
-        self.runner = SurgeRunner(rt, clock=self.clock, observer=self._observe)
+        # No other instance takes over and a replay does not crash: the detector's state is saved
+        # once at the end, not every simulated minute (that was a tenth of a storm's replay), and
+        # the lease is taken once (the rounds renew it) instead of in a transaction of its own.
+        self.runner = SurgeRunner(rt, clock=self.clock, observer=self._observe, checkpoint=None, sole=True)
         self.events: list[Observed] = []
         self._hot: set[str] = set()
         self.ingested = Ingested()
@@ -179,6 +199,7 @@ class Simulation:
                 ahead.append(grid(due, step))
             t = max(t + step, min(ahead))
         self.end = self.now
+        await self.runner.stop()  # saves the detector's state, as a server does when it stops
 
     async def _ingest(self, batch: list[MentionIn]) -> None:
         rt = self.rt
@@ -198,6 +219,9 @@ class Simulation:
         got.by_source.update(result.by_source)
 
     async def _sweep(self) -> None:
+        due = await self._next_clock()
+        if due is None or due > self.now:
+            return  # nothing to take: the sweep would only have looked
         sweeper = self.rt.coord.sweeper()
         while True:
             async with self.rt.uow() as session:
@@ -206,27 +230,24 @@ class Simulation:
                 return
 
     async def _next_clock(self) -> datetime | None:
-        async with self.rt.maker() as session:
-            return await session.scalar(select(func.min(Clock.next_at)).where(Clock.next_at.is_not(None)))
+        """When the next deadline rung falls due (asked again only after clocks were written)."""
+        if self._writes.take("clocks"):
+            async with self.rt.maker() as session:
+                due = await session.scalar(select(func.min(Clock.next_at)).where(Clock.next_at.is_not(None)))
+            self._clock_due = None if due is None else _aware(due)
+        return self._clock_due
 
     async def _next_outbox(self) -> datetime | None:
-        """When the dispatcher next has something to claim: the earliest row, after its lane's pace."""
-        async with self.rt.maker() as session:
-            rows = list(
-                await session.execute(
-                    select(OutboxItem.lane, func.min(OutboxItem.not_before))
-                    .where(OutboxItem.status.in_(OPEN_OUTBOX))
-                    .group_by(OutboxItem.lane)
-                )
-            )
-            if not rows:
-                return None
-            paced = {
-                lane.key: lane.next_at
-                for lane in await session.scalars(select(Lane).where(Lane.key.in_([r[0] for r in rows])))
-            }
-        due = [max(_aware(first), paced.get(lane, _aware(first))) for lane, first in rows]
-        return min(due)
+        """When the dispatcher next has something to claim: the earliest row, after its lane's pace.
+
+        Asked again only after the outbox or the lanes were written (every call the dispatcher makes
+        writes them; a quiet step does not)."""
+        if self._writes.take("outbox", "lanes"):
+            async with self.rt.maker() as session:
+                rows = list(await session.execute(NEXT_PER_LANE))
+            self._outbox_due = min((max(_aware(first), _aware(paced or first)) for first, paced in rows),
+                                   default=None)
+        return self._outbox_due
 
     async def _deliver_until(self, t: datetime) -> None:
         """Let the dispatcher work through everything due before `t`, each call at its own moment."""
@@ -244,6 +265,34 @@ class Simulation:
                 self.now += SETTLE
                 if self.now > t:
                     return
+
+
+class Writes:
+    """Which tables were written through an engine since a reader last looked (from the SQL sent).
+
+    Conservative: every INSERT or UPDATE counts, even one rolled back afterwards, and a DELETE
+    counts for every table (foreign keys cascade)."""
+
+    WRITE = re.compile(
+        r'\s*(?:(?:INSERT(?:\s+OR\s+\w+)?|REPLACE)\s+INTO|UPDATE|(DELETE)\s+FROM)\s+"?(\w+)', re.IGNORECASE
+    )
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._unchanged: set[str] = set()
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if m := self.WRITE.match(statement):
+            if m.group(1):
+                self._unchanged.clear()
+            else:
+                self._unchanged.discard(m.group(2).lower())
+
+    def take(self, *tables: str) -> bool:
+        """Whether any of `tables` may have changed since the last `take` of it (then: read, unchanged)."""
+        changed = not self._unchanged.issuperset(tables)
+        self._unchanged.update(tables)
+        return changed
 
 
 def _aware(value: datetime) -> datetime:

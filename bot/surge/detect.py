@@ -44,7 +44,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import cast
+from typing import Any, cast
 
 from bot.surge.baseline import AUTHOR_RATIO, SeasonalBaseline
 from bot.surge.config import LEVEL_NAMES, SurgeConfig
@@ -192,13 +192,17 @@ class Detector:
 
     def to_json(self) -> str:
         """The whole state as JSON (see `from_json`); no author handles, only hashes."""
-        return json.dumps({
+        return json.dumps(self.state(), separators=(",", ":"))
+
+    def state(self) -> dict[str, Any]:
+        """The whole state as a JSON-ready dict (what `to_json` writes), e.g. for a JSON column."""
+        return {
             "version": STATE_VERSION,
             "bucket_seconds": self._bs,
             "now": self._now,
             "scopes": [s.to_json() for s in self._scopes.values()],
             "threads": [s.to_json() for s in self._threads.values()],
-        }, separators=(",", ":"))
+        }
 
     @classmethod
     def from_json(cls, text: str, config: SurgeConfig, tz: tzinfo = UTC) -> Detector:

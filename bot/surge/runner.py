@@ -67,9 +67,18 @@ class SurgeRunner:
         rt: Runtime,
         clock=utcnow,  # type: ignore[no-untyped-def]
         observer: Callable[[SurgeEvent, datetime], None] | None = None,
+        checkpoint: timedelta | None = CHECKPOINT,
+        sole: bool = False,
     ) -> None:
-        """`observer` is told each detector event with the round's time (`webcare replay` lists them)."""
+        """`observer` is told each detector event with the round's time (`webcare replay` lists them).
+
+        `checkpoint` is how often the detector's state is saved for another instance or a restart;
+        None saves it only in `stop()`. `sole`: no other instance exists (a replay), so once taken
+        the lease is kept by each round's own renewal instead of a transaction of its own per round.
+        """
         self._rt = rt
+        self._checkpoint_every = checkpoint
+        self._sole = sole
         self._clock = clock
         self._observer = observer
         self._cfg = rt.settings.config.surge
@@ -109,7 +118,7 @@ class SurgeRunner:
         """One round: take or renew the lease, count what is new; return how many mentions were counted."""
         correlation_id.set("surge")
         now = self._clock()
-        if not await self._lease(now):
+        if not (self._sole and self._detector is not None) and not await self._lease(now):
             self._detector = None
             return 0
         counted = 0
@@ -118,7 +127,8 @@ class SurgeRunner:
             counted += n
             if n < BATCH:
                 break
-        if self._checkpointed is None or now - self._checkpointed >= CHECKPOINT:
+        every = self._checkpoint_every
+        if every is not None and (self._checkpointed is None or now - self._checkpointed >= every):
             await self._checkpoint()
         return counted
 
@@ -141,13 +151,18 @@ class SurgeRunner:
                         ),
                     )
                     .values(lease_until=now + LEASE, lease_owner=rt.instance)
-                    .returning(IntegrationState.cursor)
+                    .returning(IntegrationState.key)
                 )
             ).first()
+            # The checkpoint (the detector's whole state) is read only to (re)start from it, not
+            # every round: decoding it costs more than the round itself once a storm is counted.
+            saved = None
+            if row is not None and self._detector is None:
+                saved = await session.scalar(select(IntegrationState.cursor).where(IntegrationState.key == KEY))
         if row is None:
             return False
         if self._detector is None:  # (re)start from the checkpoint
-            cursor = dict(row.cursor or {})
+            cursor = dict(saved or {})
             self._after = int(cursor.get("after", 0))
             state = cursor.get("detector")
             tz = rt.settings.config.tz
@@ -205,10 +220,14 @@ class SurgeRunner:
                 session, now=now, coord=rt.coord, surge_ids=[x.id for x in open_by_key.values()]
             )
             await self._show(session, now, open_by_key, touched)
-            state = await session.get(IntegrationState, KEY, with_for_update=True)
-            if state is None or state.lease_owner != rt.instance:
+            renewed = await session.scalar(  # the cursor moves with checkpoints (not read here)
+                update(IntegrationState)
+                .where(IntegrationState.key == KEY, IntegrationState.lease_owner == rt.instance)
+                .values(lease_until=now + LEASE, updated_at=now)
+                .returning(IntegrationState.key)
+            )
+            if renewed is None:
                 raise RuntimeError("the surge lease was lost during a round")
-            state.lease_until, state.updated_at = now + LEASE, now  # the cursor moves with checkpoints
         return len(rows)
 
     async def _show(
@@ -341,13 +360,17 @@ class SurgeRunner:
         if self._detector is None:
             return
         now = self._clock()
-        state: Any = json.loads(self._detector.to_json())
-        async with rt.uow() as session:
-            row = await session.get(IntegrationState, KEY, with_for_update=True)
-            if row is None or row.lease_owner != rt.instance:
-                return
-            row.cursor = {"after": self._after, "detector": state}
-            row.updated_at = now
-            if release:
-                row.lease_until, row.lease_owner = None, None
+        values: dict[str, Any] = {"cursor": {"after": self._after, "detector": self._detector.state()},
+                                  "updated_at": now}
+        if release:
+            values |= {"lease_until": None, "lease_owner": None}
+        async with rt.uow() as session:  # overwrites the old state without reading it
+            saved = await session.scalar(
+                update(IntegrationState)
+                .where(IntegrationState.key == KEY, IntegrationState.lease_owner == rt.instance)
+                .values(**values)
+                .returning(IntegrationState.key)
+            )
+        if saved is None:
+            return
         self._checkpointed = now
