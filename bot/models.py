@@ -546,6 +546,8 @@ class Surge(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_due_at: Mapped[datetime | None]
     """An update of the card is queued for then (updates are coalesced: at most one per interval)."""
+    card_messages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The message count the alert card last showed (it is updated sooner while the storm grows)."""
     storm_channel: Mapped[str | None] = mapped_column(String(32))
     """The storm card in the mention channel: every collapsed message of the surge counted, in place."""
     storm_ts: Mapped[str | None] = mapped_column(String(32))
@@ -573,5 +575,5 @@ class SurgeCluster(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
     card_due_at: Mapped[datetime | None]
     shown_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """The count the card showed last: updated when the count doubled, or five minutes later."""
+    """The count the card showed last (and when): the storm card keeps counting, the card says when."""
     shown_at: Mapped[datetime | None]

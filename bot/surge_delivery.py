@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,10 +22,10 @@ from bot.kinds import (
     SURGE_POST,
     SURGE_UPDATE,
 )
-from bot.models import OutboxItem, Surge, SurgeCluster
+from bot.models import OutboxItem, Surge, SurgeCluster, SurgeState
 from bot.outbox import Job, Skip
 from bot.ports import ChatPort, MessageRef
-from bot.services.surges import history_points
+from bot.services.surges import due_key, history_points
 from bot.views import ClusterCard, ClusterLine, PersonMessage, StormCard, StormGroup, SurgeAlert, ThreadNote
 
 TOP_CLUSTERS = 3
@@ -112,6 +113,8 @@ async def storm_view(session: AsyncSession, surge: Surge) -> StormCard:
                 threats=c.threats,
                 carded=c.card_ts is not None,
                 handled_by=c.handled_by,
+                card_channel=c.card_channel,
+                card_ts=c.card_ts,
             )
             for c in top
         ),
@@ -139,6 +142,7 @@ def cluster_view(cluster: SurgeCluster, surge: Surge) -> ClusterCard:
         first_at=cluster.first_at,
         last_at=cluster.last_at,
         handled_by=cluster.handled_by,
+        counted_at=cluster.shown_at if surge.state != SurgeState.RESOLVED else None,
     )
 
 
@@ -162,12 +166,27 @@ class SurgeCardJob(_NoSideEffects):
         if surge is None or not surge.card_channel:
             return Skip("surge is gone")
         if self.update:
-            surge.card_due_at = None  # the next change queues the next update
+            due = item.payload.get("due")
+            shown_due = due_key(surge.card_due_at) if surge.card_due_at else None
+            if due is not None and item.attempts <= 1 and shown_due != due:
+                # a slow update (a fading storm) overtaken by a sooner one, which showed it all
+                return Skip("a sooner update showed the card")
             if not surge.card_ts:
-                return CARD_PENDING
+                return CARD_PENDING  # still due: what changes meanwhile joins this update
+            surge.card_due_at = None  # the next change queues the next update
         elif surge.card_ts:
             return Skip("card already posted")
+        surge.card_messages = surge.messages
         return _Post(channel=surge.card_channel, view=await surge_view(session, surge), ts=surge.card_ts)
+
+    async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
+        """Rate limited: this update is the one due again (it will be tried as a first attempt)."""
+        due = item.payload.get("due")
+        if item.kind != SURGE_UPDATE or due is None:
+            return
+        surge = await session.get(Surge, item.payload["surge_id"], with_for_update=True)
+        if surge is not None and surge.card_due_at is None:
+            surge.card_due_at = datetime.fromisoformat(due)
 
     async def send(self, item: OutboxItem, prepared: _Post) -> str | None:
         assert self.chat is not None

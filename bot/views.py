@@ -299,6 +299,9 @@ class StormGroup:
     carded: bool
     """It has a cluster card of its own (with the bulk actions)."""
     handled_by: str | None = None
+    card_channel: str | None = None
+    card_ts: str | None = None
+    """Where its own card is (the storm card links to it)."""
 
 
 @dataclass(frozen=True)
@@ -344,3 +347,6 @@ class ClusterCard:
     handled_by: str | None = None
     statement_ready: bool = False
     """A holding statement is approved: the card offers to answer every author with it."""
+    counted_at: datetime | None = None
+    """While the storm runs: when `count` was taken (the card is not updated as the group grows; the
+    storm card keeps counting, so cluster cards spend no Slack calls on counts)."""

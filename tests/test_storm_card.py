@@ -27,8 +27,9 @@ def storm(**changes: object) -> StormCard:
         groups=9,
         top=(
             StormGroup(cluster_id=11, sample="Schaam je HEMA! Ik kom hier nooit meer", count=700, threats=0,
-                       carded=True),
-            StormGroup(cluster_id=12, sample="ik weet waar je werkt", count=300, threats=2, carded=True),
+                       carded=True, card_channel="C0WEBCARE", card_ts="1700000000.000200"),
+            StormGroup(cluster_id=12, sample="ik weet waar je werkt", count=300, threats=2, carded=True,
+                       card_channel="C0WEBCARE", card_ts="1700000000.000300"),
             StormGroup(cluster_id=13, sample="Boycot <@U123> nu", count=100, threats=0, carded=False,
                        handled_by="U0AGENT1"),
         ),

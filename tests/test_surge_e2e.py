@@ -100,6 +100,9 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
     storms = [m for m in fake_slack.messages[CHANNEL] if m["text"].startswith("Storm:")]
     assert len(storms) == 1
     await fake_slack.wait_for(lambda: f"Storm: {counted} berichten" in card_text(storms[0]), timeout=10)
+    # it links to the cluster cards (which say when they counted: the storm card keeps counting)
+    await fake_slack.wait_for(lambda: f"archives/{CHANNEL}/p" in card_text(storms[0]), timeout=10)
+    assert all("geteld om" in card_text(m) for m in clusters)
     # the alert card follows the storm: its figures now, not those at the alarm
     async with bot.rt.maker() as session:
         figures = await session.scalar(select(Surge.messages))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -45,12 +45,12 @@ from bot.views import parse_model
 
 LEVELS = {"watch": 0, "alert": 1, "crisis": 2}
 HISTORY = 60
-STALE_CARD = timedelta(minutes=5)
-GROWTH = 2.0
-"""A cluster card is updated when its count doubled since it was shown (or five minutes later): the
-storm card shows every group's count as it grows, so the cluster cards need not spend Slack's calls."""
-ALERT_REFRESH = 3
-"""As a storm grows, the alert card is updated every three `surge.card_every` (30 s by default)."""
+ALERT_REFRESH = 6
+"""While a storm grows by a tenth or more, the alert card is updated every six `surge.card_every`
+(a minute by default): it is the managers' overview, the storm card in the mention channel counts live."""
+ALERT_GROWTH = 1.1
+FADED_REFRESH = timedelta(minutes=10)
+"""Smaller changes (a fading storm's trickle, the chart's next point) are shown at most this often."""
 LEADS = (Role.MANAGER, Role.COORDINATOR, Role.SPOKESPERSON)
 """Who may acknowledge, escalate, resolve and declare a crisis."""
 
@@ -144,8 +144,12 @@ def _queue_card(
             now=now,
             payload={"surge_id": surge.id},
         )
-    elif surge.card_due_at is None:
+    else:
         delay = delay or coord.cfg.surge.card_every
+        if surge.card_due_at is not None and surge.card_due_at <= now + delay:
+            return  # an update is due soon enough: it shows this change too
+        # none queued, or only a slow one (a fading storm): this one comes sooner, and the slow one,
+        # no longer the one due, is skipped when its time comes (the job compares `due`)
         surge.card_due_at = now + delay
         enqueue(
             session,
@@ -153,8 +157,13 @@ def _queue_card(
             lane=UPDATE_LANE,
             now=now,
             delay=delay,
-            payload={"surge_id": surge.id},
+            payload={"surge_id": surge.id, "due": due_key(surge.card_due_at)},
         )
+
+
+def due_key(at: datetime) -> str:
+    """An update's due time as its outbox row and the surge both say it (UTC, to the microsecond)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _tell(
@@ -186,7 +195,7 @@ def _figures(surge: Surge, ev: SurgeEvent) -> None:
 def grew(session: AsyncSession, surge: Surge, ev: SurgeEvent, point: tuple[datetime, float], *, now: datetime,
          coord: Coord) -> None:
     """The storm goes on: its figures now, and the rate of its current bucket on the chart (one point per
-    bucket, counted further each round); the alert card shows them at most every 30 s."""
+    bucket, counted further each round); the alert card shows them (see `refresh_alert`)."""
     if surge.state == SurgeState.RESOLVED:
         return
     history = list(surge.history or [])
@@ -457,13 +466,13 @@ def queue_cluster_card(
     force: bool = False,
     may_post: bool = True,
 ) -> None:
-    """Post the cluster's card once it has `surge.card_min` messages, or queue one coalesced update.
+    """Post the cluster's card once it has `surge.card_min` messages, or queue one coalesced update
+    when its buttons or state change (`force`: a statement approved, handled).
 
     Only the largest groups get a card (`may_post`: the runner decides, `surge.cluster_cards`); the
-    others are counted on the storm card. An update waits at least `surge.card_every` after the last,
-    and is queued only when the count grew by half since the card showed it, or two minutes have
-    passed (the runner flushes those), or `force` (the card's buttons change): Slack's calls stay a
-    small share of the messages.
+    others are counted on the storm card. A card is not updated as its group grows: it says when it
+    was counted, and the storm card (one update per `surge.card_every` for the whole storm) keeps every
+    group's count, so Slack's calls stay a small share of the messages.
     """
     cfg = coord.cfg.surge
     if cluster.card_channel is None:
@@ -474,13 +483,7 @@ def queue_cluster_card(
             session, kind=CLUSTER_POST, lane=post_lane(channel), now=now, payload={"cluster_id": cluster.id}
         )
         return
-    if cluster.card_due_at is not None:
-        return
-    grown = cluster.count >= max(cluster.shown_count + 1, cluster.shown_count * GROWTH)
-    stale = cluster.count != cluster.shown_count and (
-        cluster.shown_at is None or now - cluster.shown_at >= STALE_CARD
-    )
-    if force or grown or stale:
+    if force and cluster.card_due_at is None:
         cluster.card_due_at = now + cfg.card_every
         enqueue(
             session,
@@ -512,27 +515,6 @@ async def card_room(session: AsyncSession, surge_id: int, *, coord: Coord) -> se
     )
     free = [cid for cid, channel in top if channel is None]  # the largest first
     return set(free[: 2 * most - (carded or 0)])
-
-
-async def flush_stale_clusters(
-    session: AsyncSession, *, now: datetime, coord: Coord, surge_ids: list[int]
-) -> None:
-    """Cards of open surges whose count changed `STALE_CARD` ago or longer, without growing enough to show."""
-    if not surge_ids:
-        return
-    stale = await session.scalars(
-        select(SurgeCluster).where(
-            SurgeCluster.surge_id.in_(surge_ids),
-            SurgeCluster.card_ts.is_not(None),
-            SurgeCluster.card_due_at.is_(None),
-            SurgeCluster.count != SurgeCluster.shown_count,
-            SurgeCluster.shown_at <= now - STALE_CARD,
-        )
-    )
-    for cluster in stale:
-        queue_cluster_card(
-            session, cluster, now=now, coord=coord, channel=cluster.card_channel or "", force=True
-        )
 
 
 def history_points(surge: Surge) -> tuple[tuple[datetime, float], ...]:
@@ -763,6 +745,14 @@ async def storm_groups(
 
 
 def refresh_alert(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord) -> None:
-    """The storm grew: one update of the alert card three `surge.card_every` (half a minute) from now,
-    showing whatever it has grown to by then (a change meanwhile joins that update)."""
-    _queue_card(session, surge, now=now, coord=coord, delay=coord.cfg.surge.card_every * ALERT_REFRESH)
+    """The storm changed: while it grows by a tenth since the card showed it, one update a minute
+    (`ALERT_REFRESH`); a fading storm's trickle every ten minutes; the chart's next point alone waits
+    for the next change. A change meanwhile joins that update; a level change, an acknowledgement or
+    a statement comes sooner."""
+    if surge.messages >= max(surge.card_messages + 1, surge.card_messages * ALERT_GROWTH):
+        delay = coord.cfg.surge.card_every * ALERT_REFRESH
+    elif surge.messages > surge.card_messages:
+        delay = FADED_REFRESH
+    else:
+        return  # only the chart's next point: shown with the next change (or when it ends)
+    _queue_card(session, surge, now=now, coord=coord, delay=delay)

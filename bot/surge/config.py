@@ -35,10 +35,12 @@ Keys (defaults in brackets):
 - `fast_share` [0.1]: share of each level's false-alarm budget given to the one-bucket fast path.
 - `check` [5s]: how often the runner counts new mentions (the delay of an alert, at most).
 - `ack_within` [10m]: an alert nobody acknowledged by then is escalated to coordinators and managers.
-- `card_every` [10s]: alert and cluster cards are updated in place at most this often.
+- `card_every` [10s]: the storm card (one per surge in the mention channel, counting every collapsed
+  message) is updated every `card_every` while the storm grows; a cluster card `card_every` after its
+  state changes; the alert card every six `card_every` while the storm grows by a tenth, else every
+  ten minutes.
 - `card_min` [3]: a cluster gets a card of its own from this many messages (smaller ones are counted
-  on the storm card); a card is updated when its count doubled, or five minutes after a change.
-  The storm card (one per surge in the mention channel) is updated every `card_every` while it grows.
+  on the storm card); a cluster card says when it was counted, the storm card keeps counting.
 - `cluster_cards` [5]: the largest groups (at most this many, or twice this many as others outgrow
   them) get a cluster card with bulk actions; the storm card counts and lists every group.
 - `collapse` [true]: new messages on a thread in a surge join cluster cards instead of getting a card each.

@@ -216,9 +216,6 @@ class SurgeRunner:
                 if snap is not None:
                     surges.grew(session, surge, snap[0], (snap[1], snap[2]), now=now, coord=rt.coord)
             await surges.escalate_unacknowledged(session, now=now, coord=rt.coord)
-            await surges.flush_stale_clusters(
-                session, now=now, coord=rt.coord, surge_ids=[x.id for x in open_by_key.values()]
-            )
             await self._show(session, now, open_by_key, touched)
             renewed = await session.scalar(  # the cursor moves with checkpoints (not read here)
                 update(IntegrationState)

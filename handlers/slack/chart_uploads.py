@@ -1,4 +1,4 @@
-"""Chart images of surge alerts on Slack: a new upload at most every two minutes per surge, reused between.
+"""Chart images of surge alerts on Slack: a new upload at most every five minutes per surge, reused between.
 
 An upload is three Web API calls (files.getUploadURLExternal, the bytes to the returned upload URL,
 files.completeUploadExternal: slack_sdk's `files_upload_v2`). The file is not shared to a channel: an
@@ -28,8 +28,9 @@ from handlers.slack.surge_chart import rate_chart
 
 log = logging.getLogger(__name__)
 
-CHART_EVERY = 120.0
-"""Seconds between two uploads of one surge's chart (and only when its history has a new point)."""
+CHART_EVERY = 300.0
+"""Seconds between two uploads of one surge's chart (and only when its history has a new point): the
+alert card is the managers' overview, updated every minute while the storm grows; its figures are live."""
 MAX_SURGES = 64
 """Surges whose last chart is remembered (the oldest used is forgotten first)."""
 MAX_REJECTIONS = 2

@@ -42,7 +42,7 @@ def _what(t: Translator, a: SurgeAlert) -> str:
 @dataclass(frozen=True)
 class ChartImage:
     """A chart image uploaded to Slack: its file id, and what it shows in words (it may be older
-    than the card's figures: a new one is drawn at most every two minutes)."""
+    than the card's figures: a new one is drawn at most every five minutes)."""
 
     file_id: str
     alt: str
@@ -167,6 +167,8 @@ def render_cluster(c: ClusterCard, t: Translator) -> tuple[str, list[dict[str, A
     # staff protection: a cluster with threats does not show its text by default
     body = t("cluster.hidden", threats=c.threats) if c.threats else quote(_cut(c.sample, 600))
     meta = [t("cluster.span", first=_when(t, c.first_at), last=_when(t, c.last_at))]
+    if c.counted_at is not None:
+        meta.append(t("cluster.counted", at=_when(t, c.counted_at)))
     if c.words:
         meta.append(t("cluster.words", words=escape(", ".join(c.words[:5]))))
     if c.negative:
@@ -216,8 +218,9 @@ def render_storm(c: StormCard, t: Translator) -> tuple[str, list[dict[str, Any]]
             else t("storm.group", count=g.count, sample=escape(_cut(g.sample, 200)))
         )
         notes = []
-        if g.carded:
-            notes.append(t("storm.group_carded"))
+        link = card_link(g.card_channel, g.card_ts)
+        if link:
+            notes.append(t("storm.group_carded", link=link))
         if g.handled_by:
             notes.append(t("storm.group_handled", actor=f"<@{g.handled_by}>"))
         if notes:
