@@ -1,0 +1,188 @@
+"""The dispatcher without head-of-line blocking: a slow call holds back only its own lane, a lane stays
+in order and stop() lets calls finish."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import utcnow
+from bot.db import create_engine, create_sessionmaker, upgrade
+from bot.kinds import post_lane
+from bot.metrics import Metrics
+from bot.models import OutboxItem, OutboxStatus
+from bot.outbox import Dispatcher, enqueue
+from bot.settings import Outbox
+
+KIND = "test.call"
+INSTANCE = "test-1"
+LONG = 60  # seconds: only how long a broken test hangs before failing, never part of what is asserted
+
+
+@pytest.fixture
+async def maker(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+class GatedJob:
+    """Sends a row's `name`; a name with a gate waits in `send` until the gate opens."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+        self.started: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.done: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.sent: list[str] = []
+        self.cancelled: list[str] = []
+        self.reconciled: list[str] = []
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> str:
+        return str(item.payload["name"])
+
+    async def send(self, item: OutboxItem, name: str) -> str:
+        self.started[name].set()
+        if name in self.gates:
+            try:
+                await self.gates[name].wait()
+            except asyncio.CancelledError:
+                self.cancelled.append(name)
+                raise
+        self.sent.append(name)
+        self.done[name].set()
+        return name
+
+    async def reconcile(self, item: OutboxItem, name: str) -> None:
+        self.reconciled.append(name)
+
+    async def complete(self, session: AsyncSession, item: OutboxItem, prepared: Any, ref: str | None) -> None:
+        pass
+
+    async def fail(self, session: AsyncSession, item: OutboxItem, error: str) -> None:
+        pass
+
+    async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
+        pass
+
+
+def dispatcher(maker: async_sessionmaker[AsyncSession], jobs: dict[str, Any], *,
+               clock: Callable[[], datetime] = utcnow) -> Dispatcher:
+    return Dispatcher(maker=maker, jobs=jobs, config=Outbox(), intervals={}, metrics=Metrics(),
+                      instance=INSTANCE, clock=clock)
+
+
+async def add(maker: async_sessionmaker[AsyncSession], name: str, lane: str) -> int:
+    async with maker.begin() as session:
+        item = enqueue(session, kind=KIND, lane=lane, now=utcnow(), payload={"name": name})
+        await session.flush()
+        return item.id
+
+
+async def row(maker: async_sessionmaker[AsyncSession], row_id: int) -> OutboxItem:
+    async with maker() as session:
+        item = await session.get(OutboxItem, row_id)
+    assert item is not None
+    return item
+
+
+async def soon(what: Awaitable[Any]) -> Any:
+    return await asyncio.wait_for(what, LONG)
+
+
+async def test_a_slow_call_holds_back_only_its_own_lane(maker: async_sessionmaker[AsyncSession]) -> None:
+    job = GatedJob()
+    job.gates["slow"] = asyncio.Event()
+    d = dispatcher(maker, {KIND: job})
+    slow = await add(maker, "slow", "reply:webhook")
+    runner = asyncio.create_task(d.run())
+    await soon(job.started["slow"].wait())
+    fast = await add(maker, "fast", post_lane("C1"))
+    d.wake()
+    await soon(job.done["fast"].wait())  # delivered while the other call still waits
+    assert job.sent == ["fast"]
+    assert (await row(maker, slow)).status == OutboxStatus.INFLIGHT
+    job.gates["slow"].set()
+    await soon(job.done["slow"].wait())
+    d.stop()
+    await soon(runner)
+    assert [(await row(maker, i)).status for i in (slow, fast)] == [OutboxStatus.DONE, OutboxStatus.DONE]
+
+
+async def test_a_lane_stays_in_order(maker: async_sessionmaker[AsyncSession]) -> None:
+    job = GatedJob()
+    job.gates["first"] = asyncio.Event()
+    d = dispatcher(maker, {KIND: job})
+    await add(maker, "first", "reply:webhook")
+    second = await add(maker, "second", "reply:webhook")
+    runner = asyncio.create_task(d.run())
+    await soon(job.started["first"].wait())
+    await add(maker, "other", "reply:x")
+    d.wake()
+    # `other` was claimed after `second` was due, so that claim passed `second` over
+    await soon(job.done["other"].wait())
+    assert "second" not in job.started
+    assert (await row(maker, second)).status == OutboxStatus.PENDING
+    job.gates["first"].set()
+    await soon(job.done["second"].wait())
+    assert job.sent == ["other", "first", "second"]
+    d.stop()
+    await soon(runner)
+
+
+async def test_stop_lets_calls_under_way_finish(maker: async_sessionmaker[AsyncSession]) -> None:
+    job = GatedJob()
+    job.gates["slow"] = asyncio.Event()
+    d = dispatcher(maker, {KIND: job})
+    slow = await add(maker, "slow", "reply:webhook")
+    runner = asyncio.create_task(d.run())
+    await soon(job.started["slow"].wait())
+    d.stop()
+    later = await add(maker, "later", post_lane("C1"))
+    d.wake()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not runner.done()  # still waiting for the call under way
+    job.gates["slow"].set()
+    await soon(runner)
+    assert job.sent == ["slow"] and not job.cancelled
+    assert (await row(maker, slow)).status == OutboxStatus.DONE
+    assert (await row(maker, later)).status == OutboxStatus.PENDING  # nothing new after stop()
+
+
+async def test_cancelled_call_is_reconciled_after_the_lease(maker: async_sessionmaker[AsyncSession]) -> None:
+    job = GatedJob()
+    job.gates["slow"] = asyncio.Event()
+    d = dispatcher(maker, {KIND: job})
+    slow = await add(maker, "slow", "reply:webhook")
+    runner = asyncio.create_task(d.run())
+    await soon(job.started["slow"].wait())
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await soon(runner)
+    assert job.cancelled == ["slow"]
+    left = await row(maker, slow)
+    assert left.status == OutboxStatus.INFLIGHT and left.claimed_by == INSTANCE and left.attempts == 1
+
+    job.gates.clear()
+    after_lease = dispatcher(maker, {KIND: job}, clock=lambda: utcnow() + Outbox().lease + timedelta(seconds=1))
+    assert await soon(after_lease.tick()) == 1
+    assert job.reconciled == ["slow"] and job.sent == ["slow"]
+    assert (await row(maker, slow)).status == OutboxStatus.DONE
+
+
+async def test_tick_delivers_what_it_claimed_before_returning(maker: async_sessionmaker[AsyncSession]) -> None:
+    job = GatedJob()
+    d = dispatcher(maker, {KIND: job})
+    ids = [await add(maker, f"m{i}", post_lane(f"C{i % 3}")) for i in range(6)]
+    assert await soon(d.tick()) == 3  # one per lane
+    assert sorted(job.sent) == ["m0", "m1", "m2"]
+    assert await soon(d.tick()) == 3
+    assert await soon(d.tick()) == 0
+    assert {(await row(maker, i)).status for i in ids} == {OutboxStatus.DONE}
