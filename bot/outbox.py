@@ -16,9 +16,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, insert, literal_column, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
@@ -32,6 +33,10 @@ from bot.sql import insert_ignore
 log = logging.getLogger(__name__)
 OPEN_OUTBOX_SQL: list[ColumnElement[str]] = [literal_column(f"'{status}'") for status in OPEN_OUTBOX]
 MIN_IDLE_GAP = 0.05
+LOCKED_RETRY = timedelta(seconds=1)
+"""How soon a row whose `prepare` met a row locked by another transaction is tried again."""
+LOCK_NOT_AVAILABLE = "55P03"
+_Row = TypeVar("_Row")
 
 
 def new_key() -> str:
@@ -100,6 +105,22 @@ class Defer:
     delay: timedelta
     reason: str
     waits_forever: bool = False
+
+
+class RowLocked(Exception):
+    """A row `prepare` needs is locked by another transaction: the dispatcher defers, it does not wait."""
+
+
+async def get_for_update(session: AsyncSession, model: type[_Row], ident: Any) -> _Row | None:
+    """Load a row and lock it; on PostgreSQL raise `RowLocked` instead of waiting for another holder."""
+    if session.get_bind().dialect.name != "postgresql":  # SQLite: no row locks, the writer lock serialises
+        return await session.get(model, ident, with_for_update=True)
+    try:
+        return await session.get(model, ident, with_for_update={"nowait": True})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise RowLocked(f"{model.__name__} {ident} is locked by another transaction") from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -311,8 +332,11 @@ class Dispatcher:
         if job is None:
             await self._finish(item, OutboxStatus.DEAD, error=f"no job for kind {item.kind!r}")
             return
-        async with self._maker.begin() as session:
-            prepared = await job.prepare(session, item)
+        try:
+            async with self._maker.begin() as session:
+                prepared = await job.prepare(session, item)
+        except RowLocked as exc:  # held by another transaction (the surge runner's round): soon again
+            prepared = Defer(LOCKED_RETRY, str(exc))
         if isinstance(prepared, Defer):
             if not prepared.waits_forever and self._clock() - item.created_at > self._cfg.max_age:
                 await self._finish(item, OutboxStatus.DEAD, error=f"gave up: {prepared.reason}", job=job)

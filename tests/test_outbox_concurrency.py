@@ -1,24 +1,28 @@
 """The dispatcher without head-of-line blocking: a slow call holds back only its own lane, a lane stays
-in order and stop() lets calls finish."""
+in order, stop() lets calls finish, and a surge card whose row the runner holds is deferred, not waited on."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.kinds import post_lane
+from bot.kinds import SURGE_POST, post_lane
 from bot.metrics import Metrics
-from bot.models import OutboxItem, OutboxStatus
-from bot.outbox import Dispatcher, enqueue
+from bot.models import OutboxItem, OutboxStatus, Surge
+from bot.outbox import LOCKED_RETRY, Dispatcher, enqueue
+from bot.ports import ChatPort, MessageRef
 from bot.settings import Outbox
+from bot.surge_delivery import surge_jobs
 
 KIND = "test.call"
 INSTANCE = "test-1"
@@ -186,3 +190,51 @@ async def test_tick_delivers_what_it_claimed_before_returning(maker: async_sessi
     assert await soon(d.tick()) == 3
     assert await soon(d.tick()) == 0
     assert {(await row(maker, i)).status for i in ids} == {OutboxStatus.DONE}
+
+
+@dataclass
+class SurgeChat:
+    """Just enough of a `ChatPort` for the alert card."""
+
+    posted: list[str]
+
+    async def post_surge(self, *, channel: str, alert: Any, marker: str) -> MessageRef:
+        self.posted.append(alert.ref)
+        return MessageRef(channel, f"{len(self.posted)}.0001")
+
+
+async def test_surge_card_whose_row_is_locked_is_deferred_not_waited_on(
+        db_url: str, maker: async_sessionmaker[AsyncSession]) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises writers instead)")
+    now = utcnow()
+    async with maker.begin() as session:
+        surge = Surge(ref="S-1", scope="org", key="org", label="storing", level="surge", severity="high",
+                      started_at=now, raised_at=now, updated_at=now, card_channel="C-ALERTS")
+        session.add(surge)
+        await session.flush()
+        item = enqueue(session, kind=SURGE_POST, lane=post_lane("C-ALERTS"), now=now,
+                       payload={"surge_id": surge.id})
+        await session.flush()
+        surge_id, row_id = surge.id, item.id
+    chat = SurgeChat(posted=[])
+    at = [utcnow()]
+    d = dispatcher(maker, dict(surge_jobs(cast(ChatPort, chat))), clock=lambda: at[0])
+
+    async with maker.begin() as runner_round:  # like the surge runner's round: the open surge locked
+        await runner_round.execute(select(Surge).where(Surge.id == surge_id).with_for_update())
+        assert await soon(d.tick()) == 1  # does not wait for the lock
+        deferred = await row(maker, row_id)
+        assert deferred.status == OutboxStatus.PENDING and deferred.attempts == 0
+        assert "locked" in (deferred.last_error or "")
+        assert deferred.not_before > at[0] and chat.posted == []
+        at[0] += LOCKED_RETRY
+        assert await soon(d.tick()) == 1  # due again while still locked: deferred again
+        assert chat.posted == []
+    at[0] += LOCKED_RETRY * 2
+    assert await soon(d.tick()) == 1
+    assert chat.posted == ["S-1"]
+    done = await row(maker, row_id)
+    assert done.status == OutboxStatus.DONE and done.attempts == 1
+    async with maker() as session:
+        assert (await session.get_one(Surge, surge_id)).card_ts == "1.0001"
