@@ -4,6 +4,7 @@ The dispatcher claims due rows (marking them in flight with a lease before calli
 through a `Job` per kind, and records the provider's id afterwards. A row whose lease ran out has an
 unknown outcome: its job reconciles (looks for what we may already have sent) before sending again.
 Lanes pace rate-limited destinations (about one Slack post per second per channel) across instances.
+Deliveries run side by side (up to `outbox.batch`, one per lane), so a slow call holds back only its lane.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, insert, literal_column, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
@@ -31,6 +33,10 @@ from bot.sql import insert_ignore
 log = logging.getLogger(__name__)
 OPEN_OUTBOX_SQL: list[ColumnElement[str]] = [literal_column(f"'{status}'") for status in OPEN_OUTBOX]
 MIN_IDLE_GAP = 0.05
+LOCKED_RETRY = timedelta(seconds=1)
+"""How soon a row whose `prepare` met a row locked by another transaction is tried again."""
+LOCK_NOT_AVAILABLE = "55P03"
+_Row = TypeVar("_Row")
 
 
 def new_key() -> str:
@@ -99,6 +105,22 @@ class Defer:
     delay: timedelta
     reason: str
     waits_forever: bool = False
+
+
+class RowLocked(Exception):
+    """A row `prepare` needs is locked by another transaction: the dispatcher defers, it does not wait."""
+
+
+async def get_for_update(session: AsyncSession, model: type[_Row], ident: Any) -> _Row | None:
+    """Load a row and lock it; on PostgreSQL raise `RowLocked` instead of waiting for another holder."""
+    if session.get_bind().dialect.name != "postgresql":  # SQLite: no row locks, the writer lock serialises
+        return await session.get(model, ident, with_for_update=True)
+    try:
+        return await session.get(model, ident, with_for_update={"nowait": True})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise RowLocked(f"{model.__name__} {ident} is locked by another transaction") from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -176,40 +198,80 @@ class Dispatcher:
         self._clock = clock
         self._wake = asyncio.Event()
         self._stopping = False
+        self._inflight: dict[asyncio.Task[None], str] = {}
+        """This instance's deliveries under way, with their lanes (one per lane keeps a lane in order)."""
 
     def wake(self) -> None:
         """Look for work now (called after a transaction that enqueued rows commits)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until stopped; sleeps until woken, the poll interval, or the next due row."""
-        while not self._stopping:
-            try:
-                busy = await self.tick()
-            except Exception:  # the loop must survive a database hiccup; the row stays claimable
-                log.exception("outbox tick failed")
-                busy = 0
-            if busy:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._cfg.poll.total_seconds())
-            # Coalesce a burst of commits into one claim instead of one claim per commit.
-            await asyncio.sleep(MIN_IDLE_GAP)
+        """Deliver until stopped; claims whenever a delivery ends, when woken, each poll, or a row is due.
+
+        Up to `outbox.batch` deliveries run at once, so a slow call holds back only its own lane. After
+        `stop()` the deliveries under way finish; if this task is cancelled they are cancelled too, and
+        their rows stay in flight to be reconciled after the lease (as after a crash)."""
+        try:
+            while not self._stopping:
+                self._wake.clear()  # before claiming: a delivery ending or a commit meanwhile is not missed
+                started: list[asyncio.Task[None]] = []
+                try:
+                    started = await self._start()
+                except Exception:  # the loop must survive a database hiccup; the row stays claimable
+                    log.exception("outbox claim failed")
+                if started:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._cfg.poll.total_seconds())
+                # Coalesce a burst of commits into one claim instead of one claim per commit.
+                await asyncio.sleep(MIN_IDLE_GAP)
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        finally:
+            for task in list(self._inflight):
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
 
     def stop(self) -> None:
-        """Ask the loop to end after the current tick."""
+        """Ask the loop to end: it claims nothing more and returns once its deliveries finished."""
         self._stopping = True
         self._wake.set()
 
     async def tick(self) -> int:
-        """Claim what is due and deliver it; return how many rows were handled."""
-        claimed = await self._claim()
-        if claimed:
-            await asyncio.gather(*(self._deliver(c) for c in claimed))
-        return len(claimed)
+        """Claim what is due and deliver it, returning when those deliveries ended; how many were claimed.
 
-    async def _claim(self) -> list[_Claimed]:
+        For tests and replays, which move on only when the step's calls are done (`run` does not wait)."""
+        started = await self._start(log_errors=False)
+        if started:
+            await asyncio.gather(*started)
+        return len(started)
+
+    async def _start(self, *, log_errors: bool = True) -> list[asyncio.Task[None]]:
+        """Claim rows for the free delivery slots and start delivering them."""
+        room = self._cfg.batch - len(self._inflight)
+        if room <= 0:
+            return []
+        claimed = await self._claim(limit=room, busy=set(self._inflight.values()))
+        started = []
+        for c in claimed:
+            task = asyncio.create_task(self._deliver_logged(c) if log_errors else self._deliver(c),
+                                       name=f"outbox-{c.item.id}")
+            self._inflight[task] = c.item.lane
+            task.add_done_callback(self._ended)
+            started.append(task)
+        return started
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        del self._inflight[task]
+        self._wake.set()  # the lane and a slot are free: claim again
+
+    async def _deliver_logged(self, claimed: _Claimed) -> None:
+        try:
+            await self._deliver(claimed)
+        except Exception:  # e.g. the database went away: the row stays in flight and is reconciled later
+            log.exception("outbox row %s (%s) could not be handled", claimed.item.id, claimed.item.kind)
+
+    async def _claim(self, *, limit: int, busy: set[str]) -> list[_Claimed]:
+        """Mark up to `limit` due rows in flight, at most one per lane and none of the `busy` lanes."""
         now = self._clock()
         lease = self._cfg.lease
         async with self._maker.begin() as session:
@@ -220,7 +282,8 @@ class Dispatcher:
                     select(OutboxItem)
                     .outerjoin(Lane, Lane.key == OutboxItem.lane)
                     .where(OutboxItem.status.in_(OPEN_OUTBOX_SQL), OutboxItem.not_before <= now,
-                           or_(Lane.next_at.is_(None), Lane.next_at <= now))
+                           or_(Lane.next_at.is_(None), Lane.next_at <= now),
+                           *([OutboxItem.lane.not_in(sorted(busy))] if busy else []))
                     .order_by(OutboxItem.not_before, OutboxItem.id)
                     .limit(self._cfg.batch * 4)
                     .with_for_update(skip_locked=True, of=OutboxItem)
@@ -242,9 +305,13 @@ class Dispatcher:
                     )
                 }
             picked: list[_Claimed] = []
+            taken = set(busy)
             for row in rows:
-                if len(picked) >= self._cfg.batch:
+                if len(picked) >= limit:
                     break
+                if row.lane in taken:  # one delivery per lane at a time keeps the lane in order
+                    continue
+                taken.add(row.lane)
                 lane = lanes.get(row.lane)
                 if lane is not None:
                     if lane.next_at > now:
@@ -265,8 +332,11 @@ class Dispatcher:
         if job is None:
             await self._finish(item, OutboxStatus.DEAD, error=f"no job for kind {item.kind!r}")
             return
-        async with self._maker.begin() as session:
-            prepared = await job.prepare(session, item)
+        try:
+            async with self._maker.begin() as session:
+                prepared = await job.prepare(session, item)
+        except RowLocked as exc:  # held by another transaction (the surge runner's round): soon again
+            prepared = Defer(LOCKED_RETRY, str(exc))
         if isinstance(prepared, Defer):
             if not prepared.waits_forever and self._clock() - item.created_at > self._cfg.max_age:
                 await self._finish(item, OutboxStatus.DEAD, error=f"gave up: {prepared.reason}", job=job)

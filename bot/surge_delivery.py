@@ -23,7 +23,7 @@ from bot.kinds import (
     SURGE_UPDATE,
 )
 from bot.models import OutboxItem, Surge, SurgeCluster, SurgeState
-from bot.outbox import Job, Skip
+from bot.outbox import Job, Skip, get_for_update
 from bot.ports import ChatPort, MessageRef
 from bot.services.surges import due_key, history_points
 from bot.views import ClusterCard, ClusterLine, PersonMessage, StormCard, StormGroup, SurgeAlert, ThreadNote
@@ -162,7 +162,7 @@ class SurgeCardJob(_NoSideEffects):
     async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
         if self.chat is None:
             return NOT_CONNECTED
-        surge = await session.get(Surge, item.payload["surge_id"], with_for_update=True)
+        surge = await get_for_update(session, Surge, item.payload["surge_id"])
         if surge is None or not surge.card_channel:
             return Skip("surge is gone")
         if self.update:
@@ -220,7 +220,7 @@ class StormCardJob(SurgeCardJob):
             return NOT_CONNECTED
         # locked: the runner's round locks open surges too, so a count it commits meanwhile
         # finds storm_due_at cleared and queues the next update; it is never lost
-        surge = await session.get(Surge, item.payload["surge_id"], with_for_update=True)
+        surge = await get_for_update(session, Surge, item.payload["surge_id"])
         if surge is None or not surge.storm_channel:
             return Skip("surge is gone")
         if self.update:
@@ -253,7 +253,7 @@ class ClusterCardJob(SurgeCardJob):
         if self.chat is None:
             return NOT_CONNECTED
         # locked: a count the runner commits meanwhile queues the next update, it is never lost
-        cluster = await session.get(SurgeCluster, item.payload["cluster_id"], with_for_update=True)
+        cluster = await get_for_update(session, SurgeCluster, item.payload["cluster_id"])
         surge = await session.get(Surge, cluster.surge_id) if cluster else None
         if cluster is None or surge is None or not cluster.card_channel:
             return Skip("cluster is gone")
