@@ -208,6 +208,26 @@ class Database:
         finally:
             await conn.close()
 
+    async def outbox_due(self) -> int:
+        """Outbox rows in flight or due now (a row queued for later, e.g. a slow card update, is not)."""
+        where = "status = 'inflight' OR (status = 'pending' AND not_before <= {now})"
+        if self.kind == "sqlite":
+            import sqlite3
+            from datetime import UTC, datetime
+
+            path = self.url.split("///", 1)[1]
+            now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            with contextlib.closing(sqlite3.connect(path)) as conn:
+                return int(conn.execute(f"SELECT count(*) FROM outbox WHERE {where.format(now='?')}",
+                                        (now,)).fetchone()[0])
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url.replace("+asyncpg", ""))
+        try:
+            return int(await conn.fetchval(f"SELECT count(*) FROM outbox WHERE {where.format(now='now()')}"))
+        finally:
+            await conn.close()
+
     async def outbox_summary(self) -> dict[str, int]:
         """Outbox rows per status (how far the dispatcher got)."""
         query = "SELECT status, count(*) FROM outbox GROUP BY status"

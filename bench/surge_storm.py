@@ -480,11 +480,11 @@ def _cluster_count(message: dict[str, Any]) -> int | None:
 
 
 async def _wait_drained(db: Database, timeout: float) -> float:
-    """Seconds until the outbox has nothing pending or in flight (NaN: not within `timeout`)."""
+    """Seconds until the outbox has nothing due or in flight (NaN: not within `timeout`); a row queued
+    for later (a fading storm's ten-minute alert-card update) is not waited for."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        summary = await db.outbox_summary()
-        if not summary.get("pending") and not summary.get("inflight"):
+        if not await db.outbox_due():
             return time.monotonic() - t0
         await asyncio.sleep(1.0)
     return float("nan")

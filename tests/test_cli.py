@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from handlers.slack.plugin import BOT_SCOPES, missing_scopes
+from tests.fakes.slack_api import BOT_SCOPES as FAKE_GRANTS
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import base_config
 
@@ -62,6 +64,25 @@ async def test_check_reports_each_problem_then_passes(tmp_path: Path, db_url: st
             tmp_path,
         )
         assert good.returncode == 0 and good.stdout.strip() == "all good", good.stdout + good.stderr
+
+        # an app installed before the chart images: the token lacks files:write
+        fake.scopes.remove("files:write")
+        old = await asyncio.to_thread(
+            run,
+            ["check", "--config", str(cfg)],
+            {**env, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s", "WEBCARE_WEBHOOK_SECRET": "w"},
+            tmp_path,
+        )
+        assert old.returncode == 1
+        assert "slack: the bot token lacks files:write: add to the app's scopes (slack-manifest.yaml) and " \
+               "reinstall it" in old.stdout.splitlines()
+
+
+def test_the_scopes_check_knows_the_manifest() -> None:
+    assert BOT_SCOPES == FAKE_GRANTS  # what check() asks for is what the manifest installs
+    assert missing_scopes("chat:write, commands", charts=False)[:1] == ["channels:history"]
+    assert "files:write" not in missing_scopes("chat:write", charts=False)
+    assert missing_scopes(None, charts=True) == []  # not said (a proxy): nothing to report
 
 
 def test_check_names_bad_config_keys(tmp_path: Path) -> None:

@@ -92,7 +92,9 @@ async def claim(*, session: AsyncSession, ref: CaseRef, actor: str, now: datetim
     case.updated_at = now
     await clocks.reassign(session, case_id=case.id, owner=actor)
     audit.record(session, case_id=case.id, actor=actor, action="claim", at=now)
-    touch_card(session, case, now=now, note={"event": "claimed", "actor": actor})
+    # the card shows its owner: no history line in its thread (a "1 reply" under every card would hide
+    # the threads where something happened, and spend the channel's one post a second); the audit
+    # keeps the time, and an assignment to someone else does write a line
     await refresh_card(session, case, now=now)
     return case
 

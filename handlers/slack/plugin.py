@@ -136,8 +136,23 @@ def _user_groups(rt: Runtime, client: AsyncWebClient, groups: list[str]):  # typ
 __all__ = ["install", "build_bolt", "RUNTIME"]
 
 
+BOT_SCOPES = (
+    "chat:write", "channels:history", "groups:history", "im:write", "im:history", "commands", "usergroups:read",
+    "files:write",
+)
+"""The bot token's scopes, as `slack-manifest.yaml` asks for them."""
+
+
+def missing_scopes(granted: str | None, *, charts: bool) -> list[str]:
+    """The scopes the bot needs but its token lacks, from an answer's `X-OAuth-Scopes` (None: not said)."""
+    if granted is None:
+        return []
+    have = {s.strip() for s in granted.split(",")}
+    return [s for s in BOT_SCOPES if s not in have and (charts or s != "files:write")]
+
+
 async def check(settings: Settings) -> list[str]:
-    """`webcare check`: Slack credentials work (auth.test) and the channels are set."""
+    """`webcare check`: Slack credentials work (auth.test) with the scopes the bot needs."""
     env = settings.env
     missing = env.slack_missing()
     if missing:
@@ -146,9 +161,15 @@ async def check(settings: Settings) -> list[str]:
                             base_url=env.slack_api_url, timeout=10)
     problems = []
     try:
-        await client.auth_test()
+        answer = await client.auth_test()
     except Exception as exc:  # report any failure as one line
         problems.append(f"slack: SLACK_BOT_TOKEN rejected by auth.test: {_reason(exc)}")
+    else:
+        headers = {str(k).lower(): v for k, v in (answer.headers or {}).items()}
+        lacking = missing_scopes(headers.get("x-oauth-scopes"), charts=settings.config.slack.charts)
+        if lacking:
+            problems.append(f"slack: the bot token lacks {', '.join(lacking)}: add to the app's scopes "
+                            "(slack-manifest.yaml) and reinstall it")
     if env.slack_app_token is not None:
         try:
             await client.apps_connections_open(app_token=env.slack_app_token.get_secret_value())

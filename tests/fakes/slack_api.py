@@ -37,9 +37,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import yaml
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
 JsonDict = dict[str, Any]
@@ -51,6 +53,9 @@ BOT_ID = "B0BOT"
 BOT_USER_ID = "U0BOT"
 BOT_USER_NAME = "webcare"
 TRIGGER_TTL_S = 3.0
+MANIFEST = Path(__file__).resolve().parents[2] / "slack-manifest.yaml"
+BOT_SCOPES = tuple(yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"])
+"""What installing the app from its manifest grants the bot token."""
 POLL_INTERVAL_S = 0.02
 
 _JSON_STRING_FIELDS = ("blocks", "attachments", "metadata", "view", "files")
@@ -139,6 +144,8 @@ class FakeSlack:
         self.post_burst = post_burst
         self.response_delay = response_delay
         self.trigger_ttl = TRIGGER_TTL_S
+        self.scopes = list(BOT_SCOPES)
+        """What the bot token was granted: every answer says so in `X-OAuth-Scopes`, as Slack's do."""
         self.calls: list[Call] = []
         self.messages: dict[str, list[JsonDict]] = defaultdict(list)
         self.updates: list[JsonDict] = []
@@ -385,7 +392,8 @@ class FakeSlack:
             if body_error:
                 raise _ApiError(body_error)
             self._check_auth(method, token)
-            response = web.json_response({"ok": True, **handler(args)})
+            response = web.json_response({"ok": True, **handler(args)},
+                                         headers={"X-OAuth-Scopes": ",".join(self.scopes)})
         except _ApiError as exc:
             call.status, call.error = exc.status, exc.error
             return web.json_response(
