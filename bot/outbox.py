@@ -265,10 +265,18 @@ class Dispatcher:
         self._wake.set()  # the lane and a slot are free: claim again
 
     async def _deliver_logged(self, claimed: _Claimed) -> None:
+        item = claimed.item
         try:
             await self._deliver(claimed)
-        except Exception:  # e.g. the database went away: the row stays in flight and is reconciled later
-            log.exception("outbox row %s (%s) could not be handled", claimed.item.id, claimed.item.kind)
+        except Exception as exc:  # a bug (say, a card that does not render) or the database went away
+            log.exception("outbox row %s (%s) could not be handled", item.id, item.kind)
+            job = self._jobs.get(item.kind)
+            if job is None:
+                return
+            try:  # whether it was sent is unknown: reconcile, back off, and give up after max_attempts
+                await self._retry(item, UnknownOutcome(f"{type(exc).__name__}: {exc}"), job)
+            except Exception:  # the database is away: the row stays in flight and is reconciled later
+                log.exception("outbox row %s (%s) could not be released", item.id, item.kind)
 
     async def _claim(self, *, limit: int, busy: set[str]) -> list[_Claimed]:
         """Mark up to `limit` due rows in flight, at most one per lane and none of the `busy` lanes."""

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.i18n import Translator
+from bot.models import CaseStatus
 from bot.views import AuthorView, CardAction, CaseCard, ReplyForm, ReplyView, ThreadNote
 from handlers.slack.blocks import escape, ignore_modal, render_card, render_note, reply_modal
 
@@ -54,6 +55,16 @@ def valid_blocks(blocks: list[dict]) -> None:
     assert len(blocks) <= 50
     for raw in blocks:
         Block.parse(raw).validate_json()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_every_case_status_renders(locale: str) -> None:
+    # e.g. a storm comment whose card was posted just before it was taken into a storm group
+    t = Translator(locale, UTC)
+    for status in CaseStatus:
+        text, blocks = render_card(card(status=status.value), t)
+        assert f"status.{status.value}" not in json.dumps(blocks)
+        valid_blocks(blocks)
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])

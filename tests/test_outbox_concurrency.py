@@ -160,6 +160,52 @@ async def test_stop_lets_calls_under_way_finish(maker: async_sessionmaker[AsyncS
     assert (await row(maker, later)).status == OutboxStatus.PENDING  # nothing new after stop()
 
 
+class BrokenJob(GatedJob):
+    """A job with a bug: its send raises something no port would (a card that does not render)."""
+
+    async def send(self, item: OutboxItem, name: str) -> str:
+        self.done[name].set()
+        raise KeyError("status.unheard_of")
+
+
+async def test_a_job_that_raises_is_retried_with_backoff_and_not_lost_or_looping(
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    job = BrokenJob()
+    d = dispatcher(maker, {KIND: job})
+    broken = await add(maker, "broken", post_lane("C1"))
+    runner = asyncio.create_task(d.run())
+    try:
+        await soon(job.done["broken"].wait())
+        for _ in range(200):
+            if (await row(maker, broken)).last_error:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        d.stop()
+        await soon(runner)
+    failed = await row(maker, broken)
+    # whether it went out is unknown: in flight (to reconcile first), backed off, the error kept
+    assert failed.status == OutboxStatus.INFLIGHT and "KeyError" in (failed.last_error or "")
+    assert failed.not_before > utcnow() and failed.attempts == 1
+
+    # and after `outbox.max_attempts` it is given up (dead, with its error), not tried forever
+    job = BrokenJob()
+    d = Dispatcher(maker=maker, jobs={KIND: job}, config=Outbox(max_attempts=1), intervals={},
+                   metrics=Metrics(), instance=INSTANCE)
+    given_up = await add(maker, "given up", post_lane("C2"))
+    runner = asyncio.create_task(d.run())
+    try:
+        for _ in range(500):
+            if (await row(maker, given_up)).status == OutboxStatus.DEAD:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        d.stop()
+        await soon(runner)
+    assert (await row(maker, given_up)).status == OutboxStatus.DEAD
+
+
 async def test_cancelled_call_is_reconciled_after_the_lease(maker: async_sessionmaker[AsyncSession]) -> None:
     job = GatedJob()
     job.gates["slow"] = asyncio.Event()
