@@ -208,15 +208,16 @@ class Database:
         finally:
             await conn.close()
 
-    async def outbox_due(self) -> int:
-        """Outbox rows in flight or due now (a row queued for later, e.g. a slow card update, is not)."""
+    async def outbox_due(self, within: float = 0.0) -> int:
+        """Outbox rows in flight or due within `within` seconds (a row queued for later, e.g. a fading
+        storm's ten-minute card update, is not)."""
         where = "status = 'inflight' OR (status = 'pending' AND not_before <= {now})"
         if self.kind == "sqlite":
             import sqlite3
-            from datetime import UTC, datetime
+            from datetime import UTC, datetime, timedelta
 
             path = self.url.split("///", 1)[1]
-            now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            now = (datetime.now(UTC) + timedelta(seconds=within)).strftime("%Y-%m-%d %H:%M:%S.%f")
             with contextlib.closing(sqlite3.connect(path)) as conn:
                 return int(conn.execute(f"SELECT count(*) FROM outbox WHERE {where.format(now='?')}",
                                         (now,)).fetchone()[0])
@@ -224,7 +225,8 @@ class Database:
 
         conn = await asyncpg.connect(self.url.replace("+asyncpg", ""))
         try:
-            return int(await conn.fetchval(f"SELECT count(*) FROM outbox WHERE {where.format(now='now()')}"))
+            due = where.format(now="now() + make_interval(secs => $1)")
+            return int(await conn.fetchval(f"SELECT count(*) FROM outbox WHERE {due}", within))
         finally:
             await conn.close()
 

@@ -479,12 +479,16 @@ def _cluster_count(message: dict[str, Any]) -> int | None:
     return int(m.group(1)) if m else None
 
 
+DUE_WITHIN = 120.0
+
+
 async def _wait_drained(db: Database, timeout: float) -> float:
-    """Seconds until the outbox has nothing due or in flight (NaN: not within `timeout`); a row queued
-    for later (a fading storm's ten-minute alert-card update) is not waited for."""
+    """Seconds until the outbox has nothing in flight or due within `DUE_WITHIN` (NaN: not within
+    `timeout`): the coalesced card updates (10 s, the alert card's minute) are waited for, a fading
+    storm's ten-minute alert-card update is not."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if not await db.outbox_due():
+        if not await db.outbox_due(DUE_WITHIN):
             return time.monotonic() - t0
         await asyncio.sleep(1.0)
     return float("nan")
