@@ -349,7 +349,10 @@ class Dispatcher:
             if not prepared.waits_forever and self._clock() - item.created_at > self._cfg.max_age:
                 await self._finish(item, OutboxStatus.DEAD, error=f"gave up: {prepared.reason}", job=job)
             else:
-                await self._release(item, delay=prepared.delay, error=prepared.reason, count=False)
+                # a row claimed to reconcile stays in flight: it may have been sent, so the next claim
+                # looks for it before sending (else a deferred post could be posted twice)
+                await self._release(item, delay=prepared.delay, error=prepared.reason, count=False,
+                                    keep_inflight=claimed.reconcile)
             return
         if isinstance(prepared, Skip):
             await self._finish(item, OutboxStatus.SKIPPED, error=prepared.reason)

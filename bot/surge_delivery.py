@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
@@ -168,7 +167,7 @@ class SurgeCardJob(_NoSideEffects):
         if self.update:
             due = item.payload.get("due")
             shown_due = due_key(surge.card_due_at) if surge.card_due_at else None
-            if due is not None and item.attempts <= 1 and shown_due != due:
+            if due is not None and item.attempts <= 1 and not item.payload.get("taken") and shown_due != due:
                 # a slow update (a fading storm) overtaken by a sooner one, which showed it all
                 return Skip("a sooner update showed the card")
             if not surge.card_ts:
@@ -180,13 +179,13 @@ class SurgeCardJob(_NoSideEffects):
         return _Post(channel=surge.card_channel, view=await surge_view(session, surge), ts=surge.card_ts)
 
     async def delayed(self, session: AsyncSession, item: OutboxItem) -> None:
-        """Rate limited: this update is the one due again (it will be tried as a first attempt)."""
-        due = item.payload.get("due")
-        if item.kind != SURGE_UPDATE or due is None:
+        """Rate limited after `prepare` took the surge's due update: when tried again it is shown, not
+        skipped as overtaken (the row says so; the surge row, which the runner may hold, is not touched)."""
+        if item.kind != SURGE_UPDATE or "due" not in item.payload or item.payload.get("taken"):
             return
-        surge = await session.get(Surge, item.payload["surge_id"], with_for_update=True)
-        if surge is not None and surge.card_due_at is None:
-            surge.card_due_at = datetime.fromisoformat(due)
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id == item.id).values(payload={**item.payload, "taken": True})
+        )
 
     async def send(self, item: OutboxItem, prepared: _Post) -> str | None:
         assert self.chat is not None

@@ -19,7 +19,7 @@ from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.kinds import SURGE_POST, post_lane
 from bot.metrics import Metrics
 from bot.models import OutboxItem, OutboxStatus, Surge
-from bot.outbox import LOCKED_RETRY, Dispatcher, enqueue
+from bot.outbox import LOCKED_RETRY, Defer, Dispatcher, enqueue
 from bot.ports import ChatPort, MessageRef
 from bot.settings import Outbox
 from bot.surge_delivery import surge_jobs
@@ -158,6 +158,30 @@ async def test_stop_lets_calls_under_way_finish(maker: async_sessionmaker[AsyncS
     assert job.sent == ["slow"] and not job.cancelled
     assert (await row(maker, slow)).status == OutboxStatus.DONE
     assert (await row(maker, later)).status == OutboxStatus.PENDING  # nothing new after stop()
+
+
+class DeferringJob(GatedJob):
+    """A job whose prepare says "not yet" (a card not posted yet, a row the runner holds)."""
+
+    async def prepare(self, session: AsyncSession, item: OutboxItem) -> Any:
+        self.done[str(item.payload["name"])].set()
+        return Defer(timedelta(seconds=30), "not yet")
+
+
+async def test_a_deferred_row_claimed_to_reconcile_is_still_reconciled(
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    # its lease ran out mid-call: it may have been sent; deferring must not forget that
+    job = DeferringJob()
+    row_id = await add(maker, "maybe sent", post_lane("C1"))
+    async with maker.begin() as session:
+        item = await session.get(OutboxItem, row_id)
+        assert item is not None
+        item.status, item.attempts, item.not_before = OutboxStatus.INFLIGHT.value, 1, utcnow()
+    d = dispatcher(maker, {KIND: job})
+    assert await d.tick() == 1
+    after = await row(maker, row_id)
+    assert after.status == OutboxStatus.INFLIGHT and after.not_before > utcnow()  # reconciled when claimed
 
 
 class BrokenJob(GatedJob):

@@ -132,4 +132,36 @@ async def test_the_slow_update_a_sooner_one_overtook_is_skipped_not_sent(db: Any
     async with maker.begin() as session:
         await job.delayed(session, soon)
     async with maker.begin() as session:
-        assert not isinstance(await job.prepare(session, soon), Skip)
+        again = await session.get(OutboxItem, soon.id)
+        assert again is not None and again.payload.get("taken")
+        assert not isinstance(await job.prepare(session, again), Skip)
+
+
+async def test_an_update_that_never_came_does_not_freeze_the_card(db: Any) -> None:
+    maker, coord = db
+    async with maker.begin() as session:
+        # its row was given up (or taken over) long ago: card_due_at still says an update is coming
+        surge = storm(messages=2000, card_due_at=NOW - surges.LOST_UPDATE - timedelta(seconds=1))
+        session.add(surge)
+        await session.flush()
+        surges.refresh_alert(session, surge, now=NOW, coord=coord)
+        assert await updates(session, SURGE_UPDATE) == [NOW + 6 * timedelta(seconds=10)]
+
+
+async def test_the_end_of_a_storm_shows_each_cluster_cards_final_count(db: Any) -> None:
+    maker, coord = db
+    async with maker.begin() as session:
+        surge = storm()
+        session.add(surge)
+        await session.flush()
+        session.add_all([
+            SurgeCluster(surge_id=surge.id, key="grew", sample="a", words=[], count=700, first_at=NOW,
+                         last_at=NOW, card_channel="C0WEBCARE", card_ts="2.2", shown_count=10, shown_at=NOW),
+            SurgeCluster(surge_id=surge.id, key="same", sample="b", words=[], count=5, first_at=NOW,
+                         last_at=NOW, card_channel="C0WEBCARE", card_ts="2.3", shown_count=5, shown_at=NOW),
+            SurgeCluster(surge_id=surge.id, key="uncarded", sample="c", words=[], count=2, first_at=NOW,
+                         last_at=NOW),
+        ])
+        await session.flush()
+        await surges.resolve(session=session, ref="r1", actor="U0MGR1", now=NOW, coord=coord)
+        assert len(await updates(session, CLUSTER_UPDATE)) == 1  # only the card whose count changed

@@ -152,3 +152,33 @@ async def test_a_sole_runner_keeps_its_lease_through_its_rounds(rt: Runtime) -> 
         assert await a.run_once() == 2
         state = await saved(rt)
         assert state["owner"] == "a" and state["until"] > clock.now
+
+
+async def test_the_first_threat_or_negative_message_of_a_group_changes_its_card(rt: Runtime) -> None:
+    # a cluster card is not updated as its group grows, but it must hide its text once a threat
+    # joins (staff protection) and offer Hide once abuse does
+    from bot.models import Surge
+
+    runner = SurgeRunner(rt)
+    async with rt.uow() as session:
+        surge = Surge(ref="r1", scope="thread", key="thread:facebook:post1", label="post1", level="alert",
+                      severity="high", state="open", started_at=START, raised_at=START, updated_at=START,
+                      history=[])
+        session.add(surge)
+        await session.flush()
+        touched: dict[int, Any] = {}
+        text = "Schaam je HEMA, weg met die campagne, ik kom nooit meer bij jullie"
+
+        def said(n: int, *, threat: bool = False, sentiment: float | None = None) -> Mention:
+            return Mention(text=f"{text} {'!' * n}", received_at=START, threat=threat, sentiment=sentiment)
+
+        await runner._cluster(session, surge, said(1), touched)
+        await runner._cluster(session, surge, said(2), touched)
+        assert len(touched) == 1 and not runner._restyle
+        await runner._cluster(session, surge, said(3, threat=True), touched)
+        assert runner._restyle == set(touched)
+        runner._restyle.clear()
+        await runner._cluster(session, surge, said(4, threat=True), touched)  # not the first any more
+        assert not runner._restyle
+        await runner._cluster(session, surge, said(5, sentiment=-0.8), touched)  # the first negative one
+        assert runner._restyle == set(touched)

@@ -50,6 +50,8 @@ ALERT_REFRESH = 6
 (a minute by default): it is the managers' overview, the storm card in the mention channel counts live."""
 ALERT_GROWTH = 1.1
 FADED_REFRESH = timedelta(minutes=10)
+LOST_UPDATE = timedelta(minutes=5)
+"""An alert-card update this long overdue was given up (or its row taken over): the next change queues one."""
 """Smaller changes (a fading storm's trickle, the chart's next point) are shown at most this often."""
 LEADS = (Role.MANAGER, Role.COORDINATOR, Role.SPOKESPERSON)
 """Who may acknowledge, escalate, resolve and declare a crisis."""
@@ -146,7 +148,7 @@ def _queue_card(
         )
     else:
         delay = delay or coord.cfg.surge.card_every
-        if surge.card_due_at is not None and surge.card_due_at <= now + delay:
+        if surge.card_due_at is not None and now - LOST_UPDATE <= surge.card_due_at <= now + delay:
             return  # an update is due soon enough: it shows this change too
         # none queued, or only a slow one (a fading storm): this one comes sooner, and the slow one,
         # no longer the one due, is skipped when its time comes (the job compares `due`)
@@ -225,6 +227,7 @@ async def on_event(
         surges.pop(ev.key, None)
         await _summary(session, surge, actor=None, now=now)
         _queue_card(session, surge, now=now, coord=coord)
+        await _final_counts(session, surge, now=now, coord=coord)
         return surge
     if surge is None and ev.scope != "thread":
         storm = next((x for x in surges.values() if x.scope == "thread"), None)
@@ -337,7 +340,19 @@ async def resolve(*, session: AsyncSession, ref: str, actor: str, now: datetime,
         surge.acked_by = surge.acked_by or actor
         await _summary(session, surge, actor=actor, now=now)
         _queue_card(session, surge, now=now, coord=coord)
+        await _final_counts(session, surge, now=now, coord=coord)
     return surge
+
+
+async def _final_counts(session: AsyncSession, surge: Surge, *, now: datetime, coord: Coord) -> None:
+    """The storm is over: its cluster cards show their final count (they were not updated as they grew)."""
+    carded = await session.scalars(
+        select(SurgeCluster).where(SurgeCluster.surge_id == surge.id, SurgeCluster.card_channel.is_not(None))
+    )
+    for cluster in carded:
+        if cluster.count != cluster.shown_count:
+            queue_cluster_card(session, cluster, now=now, coord=coord, channel=cluster.card_channel or "",
+                               force=True)
 
 
 async def _summary(session: AsyncSession, surge: Surge, *, actor: str | None, now: datetime) -> None:

@@ -86,6 +86,8 @@ class SurgeRunner:
         self._task: asyncio.Task[None] | None = None
         self._detector: Detector | None = None
         self._clusterer = Clusterer(ClusterConfig(threshold=self._cfg.cluster_threshold))
+        self._restyle: set[int] = set()
+        """Clusters whose first threat or negative message came this round: their card changes."""
         self._after = 0
         self._checkpointed: datetime | None = None
 
@@ -193,6 +195,7 @@ class SurgeRunner:
             )
             open_by_key = {s.key: s for s in await surges.open_surges(session, lock=True)}
             touched: dict[int, SurgeCluster] = {}
+            self._restyle.clear()
             for mention, status in rows:
                 keys = scope_keys(mention)
                 negative = mention.sentiment is not None and mention.sentiment < 0
@@ -248,8 +251,10 @@ class SurgeRunner:
             room = await surges.card_room(session, surge_id, coord=rt.coord)
             for cluster in clusters:
                 surges.queue_cluster_card(
-                    session, cluster, now=now, coord=rt.coord, channel=channel, may_post=cluster.id in room
+                    session, cluster, now=now, coord=rt.coord, channel=channel, may_post=cluster.id in room,
+                    force=cluster.id in self._restyle,
                 )
+        self._restyle.clear()
 
     async def _on_event(
         self,
@@ -345,9 +350,12 @@ class SurgeRunner:
             )
             session.add(cluster)
             await session.flush()
+        negative = mention.sentiment is not None and mention.sentiment < 0
+        if (mention.threat and not cluster.threats) or (negative and not cluster.negative):
+            self._restyle.add(cluster.id)  # its card hides the text behind a warning / offers Hide now
         cluster.count += 1
         cluster.threats += int(mention.threat)
-        cluster.negative += int(mention.sentiment is not None and mention.sentiment < 0)
+        cluster.negative += int(negative)
         cluster.last_at = mention.received_at
         mention.cluster_id = cluster.id
         touched[cluster.id] = cluster
