@@ -110,7 +110,6 @@ async def storm_view(session: AsyncSession, surge: Surge) -> StormCard:
                 sample=c.sample,
                 count=c.count,
                 threats=c.threats,
-                carded=c.card_ts is not None,
                 handled_by=c.handled_by,
                 card_channel=c.card_channel,
                 card_ts=c.card_ts,

@@ -296,8 +296,6 @@ class StormGroup:
     sample: str
     count: int
     threats: int
-    carded: bool
-    """It has a cluster card of its own (with the bulk actions)."""
     handled_by: str | None = None
     card_channel: str | None = None
     card_ts: str | None = None

@@ -100,6 +100,14 @@ async def soon(what: Awaitable[Any]) -> Any:
     return await asyncio.wait_for(what, LONG)
 
 
+async def until(maker: async_sessionmaker[AsyncSession], row_id: int, ok: Callable[[OutboxItem], bool]) -> None:
+    """Poll a row until `ok` (bounded only by LONG: never a timed assertion)."""
+    async def poll() -> None:
+        while not ok(await row(maker, row_id)):
+            await asyncio.sleep(0.01)
+    await soon(poll())
+
+
 async def test_a_slow_call_holds_back_only_its_own_lane(maker: async_sessionmaker[AsyncSession]) -> None:
     job = GatedJob()
     job.gates["slow"] = asyncio.Event()
@@ -195,39 +203,27 @@ class BrokenJob(GatedJob):
 async def test_a_job_that_raises_is_retried_with_backoff_and_not_lost_or_looping(
     maker: async_sessionmaker[AsyncSession],
 ) -> None:
-    job = BrokenJob()
-    d = dispatcher(maker, {KIND: job})
+    async def running(d: Dispatcher, row_id: int, ok: Callable[[OutboxItem], bool]) -> OutboxItem:
+        runner = asyncio.create_task(d.run())
+        try:
+            await until(maker, row_id, ok)
+        finally:
+            d.stop()
+            await soon(runner)
+        return await row(maker, row_id)
+
     broken = await add(maker, "broken", post_lane("C1"))
-    runner = asyncio.create_task(d.run())
-    try:
-        await soon(job.done["broken"].wait())
-        for _ in range(200):
-            if (await row(maker, broken)).last_error:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        d.stop()
-        await soon(runner)
-    failed = await row(maker, broken)
+    failed = await running(dispatcher(maker, {KIND: BrokenJob()}), broken, lambda r: bool(r.last_error))
     # whether it went out is unknown: in flight (to reconcile first), backed off, the error kept
     assert failed.status == OutboxStatus.INFLIGHT and "KeyError" in (failed.last_error or "")
     assert failed.not_before > utcnow() and failed.attempts == 1
 
     # and after `outbox.max_attempts` it is given up (dead, with its error), not tried forever
-    job = BrokenJob()
-    d = Dispatcher(maker=maker, jobs={KIND: job}, config=Outbox(max_attempts=1), intervals={},
+    d = Dispatcher(maker=maker, jobs={KIND: BrokenJob()}, config=Outbox(max_attempts=1), intervals={},
                    metrics=Metrics(), instance=INSTANCE)
     given_up = await add(maker, "given up", post_lane("C2"))
-    runner = asyncio.create_task(d.run())
-    try:
-        for _ in range(500):
-            if (await row(maker, given_up)).status == OutboxStatus.DEAD:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        d.stop()
-        await soon(runner)
-    assert (await row(maker, given_up)).status == OutboxStatus.DEAD
+    dead = await running(d, given_up, lambda r: r.status == OutboxStatus.DEAD)
+    assert dead.status == OutboxStatus.DEAD and "KeyError" in (dead.last_error or "")
 
 
 async def test_cancelled_call_is_reconciled_after_the_lease(maker: async_sessionmaker[AsyncSession]) -> None:

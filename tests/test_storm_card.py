@@ -27,10 +27,10 @@ def storm(**changes: object) -> StormCard:
         groups=9,
         top=(
             StormGroup(cluster_id=11, sample="Schaam je HEMA! Ik kom hier nooit meer", count=700, threats=0,
-                       carded=True, card_channel="C0WEBCARE", card_ts="1700000000.000200"),
-            StormGroup(cluster_id=12, sample="ik weet waar je werkt", count=300, threats=2, carded=True,
+                       card_channel="C0WEBCARE", card_ts="1700000000.000200"),
+            StormGroup(cluster_id=12, sample="ik weet waar je werkt", count=300, threats=2,
                        card_channel="C0WEBCARE", card_ts="1700000000.000300"),
-            StormGroup(cluster_id=13, sample="Boycot <@U123> nu", count=100, threats=0, carded=False,
+            StormGroup(cluster_id=13, sample="Boycot <@U123> nu", count=100, threats=0,
                        handled_by="U0AGENT1"),
         ),
         threats=2,
@@ -64,7 +64,7 @@ def test_storm_card_counts_every_message_and_hides_threats() -> None:
 
 def test_storm_card_over_and_without_rest() -> None:
     t = Translator("en", ZoneInfo("Europe/Amsterdam"))
-    top = (StormGroup(cluster_id=1, sample="same", count=5, threats=0, carded=False),)
+    top = (StormGroup(cluster_id=1, sample="same", count=5, threats=0),)
     _, blocks = render_storm(storm(state="resolved", collapsed=5, groups=1, top=top, crisis=True,
                                    statement_at=AT, alert_ts=None), t)
     flat = str(blocks)

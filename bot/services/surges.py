@@ -50,9 +50,9 @@ ALERT_REFRESH = 6
 (a minute by default): it is the managers' overview, the storm card in the mention channel counts live."""
 ALERT_GROWTH = 1.1
 FADED_REFRESH = timedelta(minutes=10)
+"""Smaller changes (a fading storm's trickle) are shown at most this often."""
 LOST_UPDATE = timedelta(minutes=5)
 """An alert-card update this long overdue was given up (or its row taken over): the next change queues one."""
-"""Smaller changes (a fading storm's trickle, the chart's next point) are shown at most this often."""
 LEADS = (Role.MANAGER, Role.COORDINATOR, Role.SPOKESPERSON)
 """Who may acknowledge, escalate, resolve and declare a crisis."""
 

@@ -254,7 +254,6 @@ class SurgeRunner:
                     session, cluster, now=now, coord=rt.coord, channel=channel, may_post=cluster.id in room,
                     force=cluster.id in self._restyle,
                 )
-        self._restyle.clear()
 
     async def _on_event(
         self,

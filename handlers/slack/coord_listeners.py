@@ -340,7 +340,7 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
             await client.views_update(view_id=opened["id"], view=unavailable_modal(t, t(exc.key, **exc.params)))
             raise
         lines = [StormGroup(cluster_id=g.id, sample=g.sample, count=g.count, threats=g.threats,
-                            carded=g.card_ts is not None, handled_by=g.handled_by) for g in groups]
+                            handled_by=g.handled_by) for g in groups]
         await client.views_update(view_id=opened["id"], view=storm_groups_modal(
             t, label=surge.label or surge.key, groups=lines, total=total))
 
