@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.i18n import Translator
 from bot.models import IntegrationState, OutboxItem, Reply
@@ -186,16 +187,28 @@ async def test_restart_neither_loses_nor_repeats_mentions(x_bot: StartBot, fake_
 
 
 async def test_gap_after_downtime_longer_than_backfill(x_bot: StartBot, fake_slack: FakeSlack,
-                                                       fake_x: FakeX) -> None:
-    bot = await x_bot(backfill="3s")
-    await wait_until(lambda: polled(bot), what="a complete poll")
+                                                       fake_x: FakeX, db_url: str) -> None:
+    bot = await x_bot(backfill="30s")
+    cursor = await wait_until(lambda: polled(bot), what="a complete poll")
     await stop(bot)
+    # The bot was last up two minutes ago (its stored cursor says so), longer than the 30 s catch-up
+    # window. Backdating the cursor instead of sleeping keeps `fresh` well inside the window however
+    # slowly the next bot starts on a busy machine.
+    down_since = datetime.now(UTC) - timedelta(minutes=2)
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(update(IntegrationState).where(
+                IntegrationState.key == "x:mentions:testbedrijf").values(cursor={
+                    **cursor, "since_id": str(snowflake_at(down_since)),
+                    "polled_at": down_since.isoformat()}))
+    finally:
+        await engine.dispose()
 
-    lost = fake_x.add_mention("tijdens de storing", author="bert")
-    # down for longer than the 3 s catch-up window: `lost` falls out of it
-    await asyncio.sleep(3.3)
+    lost = fake_x.add_mention("tijdens de storing", author="bert",
+                              created_at=datetime.now(UTC) - timedelta(minutes=1))
     fresh = fake_x.add_mention("na de storing", author="cor")
-    await x_bot(backfill="3s")
+    await x_bot(backfill="30s")
 
     card = await fake_slack.wait_for(lambda: card_for(fake_slack, fresh["id"]), what="the new card")
     assert "niet opgehaald" in card_text(card) and "inhaalperiode" in card_text(card)
