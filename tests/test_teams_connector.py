@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -133,6 +134,13 @@ async def test_token_is_cached_until_five_minutes_before_expiry(teams: FakeBotFr
                                   activity={"type": "message", "text": "e"})
     assert teams.token_requests == 2
     assert len(teams.threads[teams.channel_id]) == 5
+
+
+async def test_concurrent_calls_share_one_token_fetch(teams: FakeBotFramework, connector: BotConnector):
+    posts = (connector.create_thread(teams.service_url, channel_id=teams.channel_id, tenant_id=None,
+                                     activity={"type": "message", "text": str(n)}) for n in range(5))
+    await asyncio.gather(*posts)
+    assert teams.token_requests == 1 and len(teams.threads[teams.channel_id]) == 5
 
 
 async def test_multi_tenant_bot_asks_botframework_com(teams: FakeBotFramework):
