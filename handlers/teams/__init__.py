@@ -1,0 +1,1 @@
+"""The Teams transport: Bot Framework listeners and Adaptive Card rendering."""
