@@ -5,28 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot import phrasing
 from bot.craft.tone import ToneCode, ToneWarning
 from bot.i18n import Translator
+from bot.phrasing import SOURCE_EMOJI, DateKind, Markup, author_name, source_label
 from bot.services.cases import IGNORE_REASONS, ref_value
 from bot.services.replies import answer_ref_value
-from bot.triage.service import explain
 from bot.views import CardAction, CaseCard, CoordinationView, ReplyForm, ReplyReview, ThreadNote, TriageView
 from handlers.slack.ids import Block, Callback, ModalAction
 
 SECTION_LIMIT = 2900
 PLAIN_LIMIT = 150
-STATUS_EMOJI = {
-    "open": ":large_blue_circle:",
-    "claimed": ":large_yellow_circle:",
-    "answered": ":white_check_mark:",
-    "ignored": ":white_circle:",
-}
-SOURCE_EMOJI = {
-    "x": ":bird:",
-    "facebook": ":blue_book:",
-    "instagram": ":camera:",
-    "whatsapp": ":speech_balloon:",
-}
+DATE_TOKENS = {"ago": "{ago}", "time": "{time}", "datetime": "{date_short_pretty} {time}"}
 
 
 def escape(text: str) -> str:
@@ -57,26 +47,17 @@ def slack_date(value: Any, token: str, fallback: str) -> str:
     return f"<!date^{int(value.timestamp())}^{token}|{escape(fallback)}>"
 
 
-def source_label(t: Translator, source: str) -> str:
-    """The network's display name."""
-    return t(f"source.{source}") if t.has(f"source.{source}") else source.capitalize()
+def _date(t: Translator, value: datetime, kind: DateKind) -> str:
+    return slack_date(value, DATE_TOKENS[kind], t.datetime(value))
 
+
+SLACK = Markup(escape=escape, bold=lambda text: f"*{text}*", user=user, date=_date,
+               emoji=lambda name: f":{name}:" if name else "")
+"""Slack's mrkdwn for the shared phrasing (bot.phrasing)."""
 
 def author_line(t: Translator, card: CaseCard) -> str:
     """Handle, name, followers and verified state of the author."""
-    a = card.author
-    parts = []
-    if a.handle:
-        parts.append(f"*@{escape(a.handle.lstrip('@'))}*")
-    if a.name:
-        parts.append(escape(a.name) if parts else f"*{escape(a.name)}*")
-    if not parts:
-        parts.append(t("card.unknown_author"))
-    if a.followers is not None:
-        parts.append(t("card.followers", count=t.count(a.followers)))
-    if a.verified:
-        parts.append(":ballot_box_with_check: " + t("card.verified"))
-    return " · ".join(parts)
+    return phrasing.author_line(t, SLACK, card.author)
 
 
 def _button(text: str, action: CardAction, value: str, style: str | None = None) -> dict[str, Any]:
@@ -94,7 +75,7 @@ def _button(text: str, action: CardAction, value: str, style: str | None = None)
 def render_compact(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]]]:
     """A skipped mention in one line, with the reasons and a way to pick it up anyway."""
     src = source_label(t, card.source)
-    author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
+    author = author_name(card.author)
     text = card.text if len(card.text) <= 200 else card.text[:199] + "…"
     line = f":white_circle: {escape(src)} · {escape(author)}: {escape(text)}"
     blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}]
@@ -117,11 +98,11 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     if card.compact:
         return render_compact(card, t)
     src = source_label(t, card.source)
-    author = f"@{card.author.handle}" if card.author.handle else (card.author.name or "?")
+    author = author_name(card.author)
     shown = t("card.threat_hidden") if card.threat else card.text[:PLAIN_LIMIT]  # notifications show no threat
     fallback = t("card.fallback", author=author, source=src, text=shown)
     head = (
-        f"{SOURCE_EMOJI.get(card.source, ':globe_with_meridians:')} *{escape(src)}* · "
+        f"{SLACK.emoji(SOURCE_EMOJI.get(card.source, 'globe_with_meridians'))} *{escape(src)}* · "
         f"{t(f'venue.{card.venue}')} · {author_line(t, card)}"
     )
     flags = [t(f"card.{flag}") for flag in ("deleted", "edited", "hidden", "liked") if getattr(card, flag)]
@@ -134,48 +115,18 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
         {"type": "section", "text": {"type": "mrkdwn", "text": body}},
     ]
-    owner = t("card.owner", owner=user(card.owner)) if card.owner else t("card.no_owner")
-    meta = [
-        t("card.received", ago=slack_date(card.created_at, "{ago}", t.datetime(card.created_at))),
-        f"{STATUS_EMOJI.get(card.status, '')} " + t("card.status", status=t(f"status.{card.status}")),
-        owner,
-    ]
-    if card.mention_count > 1:
-        meta.append(t("card.messages", count=card.mention_count))
-    if card.reply_until is not None:
-        until = slack_date(card.reply_until, "{date_short_pretty} {time}", t.datetime(card.reply_until))
-        meta.append(t("card.window_closed") if card.window_closed else t("card.window_open", until=until))
+    meta = phrasing.case_meta(t, SLACK, card)
     if card.url and card.url.startswith(("https://", "http://")):
         meta.append(f"<{safe_url(card.url)}|{t('card.open_original')}>")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(meta)}]})
     if card.last_reply is not None:
-        r = card.last_reply
-        queued = t("card.reply_queued")
-        if r.eta is not None:
-            queued = t("card.reply_waiting", at=slack_date(r.eta, "{time}", t.datetime(r.eta)))
-        state = {"queued": queued, "failed": t("card.reply_failed"),
-                 "pending_approval": t("card.reply_awaiting_approval"),
-                 "rejected": t("card.reply_rejected")}.get(
-            r.status, t("card.reply_sent", at=slack_date(r.at, "{time}", t.datetime(r.at)))
-        )
-        text = f":outbox_tray: {t('card.reply_by', agent=user(r.agent))} ({state})\n{quote(r.text, 1500)}"
+        text = f"{phrasing.reply_line(t, SLACK, card.last_reply)}\n{quote(card.last_reply.text, 1500)}"
         if card.replies_sent > 1:
             text += "\n" + t("card.replies_sent", count=card.replies_sent)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     if card.ignored_reason:
-        reason, _, note = card.ignored_reason.partition(": ")
-        label = t(f"ignore.{reason}") if t.has(f"ignore.{reason}") else reason
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": t("card.ignored", reason=escape(label + (f" — {note}" if note else ""))),
-                    }
-                ],
-            }
-        )
+        ignored = phrasing.ignored_line(t, SLACK, card.ignored_reason)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": ignored}]})
     if card.triage is not None:
         blocks.append(
             {
@@ -260,102 +211,30 @@ def render_card(card: CaseCard, t: Translator) -> tuple[str, list[dict[str, Any]
     return fallback, blocks
 
 
-DECISION_EMOJI = {
-    "respond": ":large_green_circle:",
-    "consider": ":large_orange_circle:",
-    "skip": ":white_circle:",
-}
-
-
 def triage_line(v: TriageView, t: Translator, *, hide_words: bool = False) -> str:
-    """Decision, priority, intent, sentiment and the reasons, in one compact line.
-
-    `hide_words`: leave out the words a threat was recognised by (the card hides the message).
-    """
-    parts = []
-    if v.decision:
-        parts.append(f"{DECISION_EMOJI.get(v.decision, '')} *{t('decision.' + v.decision)}*")
-    if v.priority:
-        parts.append(t(f"priority.{v.priority}"))
-    if v.intent:
-        parts.append(t(f"intent.{v.intent}"))
-    if v.sentiment is not None:
-        parts.append(
-            t("card.sentiment", value=f"{v.sentiment:+.1f}".replace(".", "," if t.locale == "nl" else "."))
-        )
-    if v.needs_approval:
-        parts.append(":lock: " + t("card.needs_approval"))
-    line = " · ".join(parts)
-    why = explain(t, [r for r in v.reasons if not (hide_words and r.code == "threat")])
-    if why:
-        line += " — " + escape("; ".join(why))[:600]
-    return line
-
-
-PEOPLE_PARAMS = frozenset({"owner", "agent", "people", "actor", "lead"})
-TIME_PARAMS = frozenset({"due", "until"})
+    """Decision, priority, intent, sentiment and the reasons, in one compact line (bot.phrasing)."""
+    return phrasing.triage_line(t, SLACK, v, hide_words=hide_words)
 
 
 def format_params(t: Translator, params: dict[str, str]) -> dict[str, str]:
     """Catalog parameters made safe: people as mentions, times as Slack dates, the rest escaped."""
-    out: dict[str, str] = {}
-    for key, value in params.items():
-        if key in PEOPLE_PARAMS:
-            out[key] = " ".join(user(u) for u in str(value).split()) or "-"
-        elif key in TIME_PARAMS:
-            try:
-                at = datetime.fromisoformat(str(value))
-            except ValueError:
-                out[key] = escape(str(value))
-            else:
-                out[key] = slack_date(at, "{date_short_pretty} {time}", t.datetime(at))
-        else:
-            out[key] = escape(str(value))
-    for key in ("owner", "people", "agent", "actor", "topic"):
-        out.setdefault(key, "-")
-    return out
+    return phrasing.format_params(t, SLACK, params)
 
 
 def coordination_lines(v: CoordinationView, t: Translator) -> list[str]:
     """The card's deadline lines: response SLA, promises, approval, expert, snooze."""
-    lines = []
-    if v.response_due is not None:
-        at = slack_date(v.response_due, "{date_short_pretty} {time}", t.datetime(v.response_due))
-        lines.append(t("coord.response_late" if v.response_late else "coord.response_due", due=at))
-    for p in v.promises:
-        at = slack_date(p.due, "{date_short_pretty} {time}", t.datetime(p.due))
-        lines.append(t("coord.promise_overdue" if p.overdue else "coord.promise", what=escape(p.what[:200]),
-                       due=at))
-    if v.broken_promises:
-        lines.append(t("coord.broken", count=v.broken_promises))
-    if v.approval_pending:
-        lines.append(t("coord.approval_pending"))
-    if v.experts_asked:
-        lines.append(t("coord.expert_asked", people=" ".join(user(u) for u in v.experts_asked)))
-    elif v.expert_answered_by:
-        lines.append(t("coord.expert_answered", people=user(v.expert_answered_by)))
-    if v.snoozed_until is not None:
-        at = slack_date(v.snoozed_until, "{date_short_pretty} {time}", t.datetime(v.snoozed_until))
-        lines.append(t("coord.snoozed", until=at, reason=escape((v.snooze_reason or "")[:200])))
-    return lines
+    return phrasing.coordination_lines(t, SLACK, v)
 
 
 def render_note(note: ThreadNote, t: Translator) -> str:
     """A line of history for the card's thread."""
-    params = format_params(t, dict(note.params))
-    if note.event == "ignored" and "reason" in params and t.has(f"ignore.{params['reason']}"):
-        params["reason"] = t(f"ignore.{params['reason']}")
-    if "author" in params:
-        params["author"] = "@" + params["author"].lstrip("@")
-    params["actor"] = user(note.actor)
-    line = t(f"note.{note.event}", **params)
+    line = phrasing.note_line(t, SLACK, note)
     return f"{line}\n{quote(note.text, 2500)}" if note.text else line
 
 
 def render_notice(note: ThreadNote, t: Translator) -> str:
     """A notice for the channel (a source failing or recovering, a gap in polling)."""
-    params = {k: escape(v) for k, v in note.params.items()}
-    return ":information_source: " + t(f"notice.{note.event}", **params)
+    return phrasing.notice_line(t, SLACK, note)
 
 
 def _plain(text: str) -> dict[str, Any]:

@@ -8,35 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from bot.i18n import Translator
+from bot.phrasing import LEVEL_EMOJI, cluster_lines, sparkline, surge_figures, surge_what
+from bot.phrasing import cut as _cut
 from bot.services.surges import cluster_value, surge_value
 from bot.views import ClusterCard, StormCard, StormGroup, SurgeAlert
-from handlers.slack.blocks import _plain, escape, quote, slack_date
+from handlers.slack.blocks import SLACK, _plain, escape, quote, slack_date
 from handlers.slack.coord_blocks import card_link
 from handlers.slack.ids import Block, Callback, ClusterAction, SurgeAction
-
-BARS = "▁▂▃▄▅▆▇█"
-LEVEL_EMOJI = {"watch": ":eyes:", "alert": ":rotating_light:", "crisis": ":sos:"}
-
-
-def sparkline(values: list[float], width: int = 30) -> str:
-    """The rate over time as a line of bars (the text beside the chart image, or instead of it)."""
-    values = values[-width:]
-    if not values:
-        return ""
-    top = max(values) or 1.0
-    return "".join(BARS[min(len(BARS) - 1, int(v / top * (len(BARS) - 1) + 0.5))] for v in values)
 
 
 def _when(t: Translator, at: datetime) -> str:
     return slack_date(at, "{date_short_pretty} {time}", t.datetime(at))
-
-
-def _what(t: Translator, a: SurgeAlert) -> str:
-    if a.scope == "org":
-        return t("surge.scope.org")
-    if a.scope == "topic":
-        return t("surge.scope.topic", label=escape(a.label))
-    return t("surge.scope.thread", label=escape(a.label))
 
 
 @dataclass(frozen=True)
@@ -62,28 +44,16 @@ def render_surge(
     """The alert: what, since when, rate against normal, clusters, threats, next steps, buttons.
 
     `chart` is the rate's chart image, when one was uploaded."""
-    what = _what(t, a)
-    growth = a.rate_per_hour / a.expected_per_hour if a.expected_per_hour > 0 else 0.0
+    what = surge_what(t, SLACK, a)
     head = t(
         "surge.title",
-        emoji=LEVEL_EMOJI.get(a.level, ":rotating_light:"),
+        emoji=SLACK.emoji(LEVEL_EMOJI.get(a.level, "rotating_light")),
         level=t(f"surge.level.{a.level}"),
         what=what,
     )
     if a.state == "resolved":
         head = t("surge.title_resolved", what=what)
-    figures = t(
-        "surge.figures",
-        messages=a.messages,
-        authors=a.authors,
-        negative=a.negative,
-        rate=f"{a.rate_per_hour:.0f}",
-        expected=f"{a.expected_per_hour:.1f}",
-        growth=f"{growth:.0f}",
-        since=_when(t, a.started_at),
-    )
-    if a.words:
-        figures += "\n" + t("surge.words", words=escape(", ".join(a.words)))
+    figures = surge_figures(t, SLACK, a)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"{head}\n{figures}"}},
     ]
@@ -100,12 +70,7 @@ def render_surge(
             {"type": "section", "text": {"type": "mrkdwn", "text": t("surge.threats", count=a.threats)}}
         )
     if a.clusters:
-        lines = [
-            t("surge.cluster_line", count=c.count, sample=escape(_cut(c.sample, 140)))
-            if not c.threats
-            else t("surge.cluster_hidden", count=c.count, threats=c.threats)
-            for c in a.clusters
-        ]
+        lines = cluster_lines(t, SLACK, a.clusters)
         blocks.append(
             {
                 "type": "section",
@@ -289,10 +254,6 @@ def render_open_surges(items: list[tuple[str, str, bool, datetime]], t: Translat
         for n, (label, level, crisis, since) in enumerate(items, start=1)
     ]
     return "\n".join([t("command.crisis_list"), *lines, t("command.crisis_how")])
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _button(

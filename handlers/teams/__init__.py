@@ -1,1 +1,1 @@
-"""The Microsoft Teams transport: Bot Framework connector and inbound auth, Adaptive Card rendering."""
+"""Microsoft Teams: the Bot Framework boundary, Adaptive Card renderers, listeners and the chat port."""
