@@ -45,6 +45,7 @@ DEFAULT_PLUGINS = (
     "integrations.feeds.plugin",
     "integrations.x.plugin",
     "handlers.slack.plugin",
+    "handlers.teams.plugin",
 )
 
 
@@ -111,9 +112,9 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 def lane_intervals(settings: Settings) -> dict[str, timedelta]:
-    """Pacing per lane prefix: chat posts per channel, card updates per workspace."""
-    slack = settings.config.slack
-    return {post_lane(""): slack.post_interval, UPDATE_LANE: slack.update_interval}
+    """Pacing per lane prefix: chat posts per channel, card updates per workspace (or tenant)."""
+    channels = settings.config.channels
+    return {post_lane(""): channels.post_interval, UPDATE_LANE: channels.update_interval}
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

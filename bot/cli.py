@@ -182,7 +182,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         engine = create_engine(settings.env.database_url)
         try:
             summary = await import_rows(reader.rows(), maker=create_sessionmaker(engine),
-                                        channel=settings.config.slack.channel, dry_run=args.dry_run,
+                                        channel=settings.config.channels.cards, dry_run=args.dry_run,
                                         triage=build_triage(settings.config))
         except ImportFailed as exc:
             print(f"webcare import: database error: {exc}", file=sys.stderr)

@@ -34,6 +34,12 @@ NAMING = {
 }
 
 Id = BigInteger().with_variant(Integer, "sqlite")
+CHANNEL_ID = 200
+"""A chat conversation id: Slack's `C0…` is short, a Teams 1:1 chat's `a:1…` runs past 130 characters."""
+MESSAGE_ID = 64
+"""A chat message id: Slack's ts, a Teams message or activity id."""
+LANE_KEY = 240
+"""An outbox lane: a kind of call and its conversation (see bot/kinds.py)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -120,9 +126,9 @@ class Case(Base):
     last_mention_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
-    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_channel: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
     """Where the card is (or will be) posted; `card_ts` is set once it is."""
-    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
     card_error: Mapped[str | None] = mapped_column(Text)
     notice: Mapped[str | None] = mapped_column(Text)
     """Something the team should know about how this case arrived (e.g. a gap in X polling)."""
@@ -287,7 +293,7 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(32))
-    lane: Mapped[str] = mapped_column(String(96))
+    lane: Mapped[str] = mapped_column(String(LANE_KEY))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
@@ -305,7 +311,7 @@ class Lane(Base):
 
     __tablename__ = "lanes"
 
-    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    key: Mapped[str] = mapped_column(String(LANE_KEY), primary_key=True)
     next_at: Mapped[datetime]
 
 
@@ -453,8 +459,8 @@ class Approval(Base):
     note: Mapped[str | None] = mapped_column(Text)
     """The reason of a rejection."""
     edited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    card_channel: Mapped[str | None] = mapped_column(String(32))
-    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_channel: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
+    card_ts: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
 
 
 class ExpertState(StrEnum):
@@ -490,8 +496,8 @@ class DirectThread(Base):
     __table_args__ = (UniqueConstraint("channel", "ts"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    ts: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(CHANNEL_ID))
+    ts: Mapped[str] = mapped_column(String(MESSAGE_ID))
     user: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(Id)
@@ -542,15 +548,15 @@ class Surge(Base):
     """The holding statement, once a spokesperson approved it (offered to every author, varied)."""
     statement_by: Mapped[str | None] = mapped_column(String(64))
     statement_at: Mapped[datetime | None]
-    card_channel: Mapped[str | None] = mapped_column(String(32))
-    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_channel: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
+    card_ts: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
     card_due_at: Mapped[datetime | None]
     """An update of the card is queued for then (updates are coalesced: at most one per interval)."""
     card_messages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """The message count the alert card last showed (it is updated sooner while the storm grows)."""
-    storm_channel: Mapped[str | None] = mapped_column(String(32))
+    storm_channel: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
     """The storm card in the mention channel: every collapsed message of the surge counted, in place."""
-    storm_ts: Mapped[str | None] = mapped_column(String(32))
+    storm_ts: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
     storm_due_at: Mapped[datetime | None]
 
 
@@ -571,8 +577,8 @@ class SurgeCluster(Base):
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
     handled_by: Mapped[str | None] = mapped_column(String(64))
-    card_channel: Mapped[str | None] = mapped_column(String(32))
-    card_ts: Mapped[str | None] = mapped_column(String(32))
+    card_channel: Mapped[str | None] = mapped_column(String(CHANNEL_ID))
+    card_ts: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
     card_due_at: Mapped[datetime | None]
     shown_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """The count the card showed last (and when): the storm card keeps counting, the card says when."""

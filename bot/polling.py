@@ -100,7 +100,7 @@ class PollRunner:
     async def _store(self, poller: Poller, result: PollResult) -> None:
         rt = self._rt
         now = self._clock()
-        channel = rt.settings.config.slack.channel
+        channel = rt.settings.config.channels.cards
         async with rt.uow() as session:
             state = await session.get(IntegrationState, poller.key, with_for_update=True)
             if state is None or state.lease_owner != rt.instance:
@@ -132,7 +132,7 @@ class PollRunner:
     async def _failed(self, poller: Poller, exc: Exception) -> None:
         rt = self._rt
         now = self._clock()
-        channel = rt.settings.config.slack.channel
+        channel = rt.settings.config.channels.cards
         detail = (str(exc) or repr(exc))[:500]
         async with rt.uow() as session:
             state = await session.get(IntegrationState, poller.key, with_for_update=True)

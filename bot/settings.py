@@ -30,6 +30,11 @@ from bot.surge.config import SurgeConfig
 
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
+TeamsConversationId = Annotated[str, Field(pattern=r"^19:[^;\s]+@thread\.[a-z0-9.]+$")]
+"""A Teams channel's conversation id (`19:…@thread.tacv2`), as a message in it shows."""
+TeamsUserId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                                            r"[0-9a-fA-F]{12}$")]
+"""A person's Microsoft Entra (Azure AD) object id: stable, and what an admin finds in the directory."""
 
 
 class ConfigError(Exception):
@@ -54,6 +59,30 @@ class SlackConfig(Strict):
     charts: bool = Field(default=True, description="surge alert cards show the rate as an uploaded image")
 
 
+class TeamsConfig(Strict):
+    """Microsoft Teams as the team's chat (`chat: teams`): the channels, by their conversation ids."""
+
+    channel: TeamsConversationId
+    approvals_channel: TeamsConversationId | None = None
+    alerts_channel: TeamsConversationId | None = None
+    service_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://smba.trafficmanager.net/emea/"),
+        description="the Bot Connector of the tenant's region; every activity from Teams updates it")
+    post_interval: Duration = Field(default=timedelta(seconds=1), description="per channel")
+    update_interval: Duration = Field(default=timedelta(milliseconds=250), description="per tenant")
+
+
+class TeamsRoles(Strict):
+    """The roles by Microsoft Entra object ids, for `chat: teams` (`roles.teams` in app.yaml)."""
+
+    agents: list[TeamsUserId] = Field(default_factory=list)
+    coordinators: list[TeamsUserId] = Field(default_factory=list)
+    spokespersons: list[TeamsUserId] = Field(default_factory=list)
+    backup_spokespersons: list[TeamsUserId] = Field(default_factory=list)
+    managers: list[TeamsUserId] = Field(default_factory=list)
+    experts: dict[str, list[TeamsUserId]] = Field(default_factory=dict)
+
+
 class Roles(Strict):
     agents: list[SlackUserId] = Field(default_factory=list)
     coordinators: list[SlackUserId] = Field(default_factory=list)
@@ -62,6 +91,19 @@ class Roles(Strict):
         default_factory=list, description="get approvals nobody decided within approvals.timeout")
     managers: list[SlackUserId] = Field(default_factory=list)
     experts: dict[str, list[SlackUserId]] = Field(default_factory=dict)
+    teams: TeamsRoles = Field(default_factory=TeamsRoles, description="the same roles by Teams ids")
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Where cards, approvals and alerts go in the chat the team uses (Slack or Teams)."""
+
+    transport: Literal["slack", "teams"]
+    cards: str
+    approvals: str
+    alerts: str
+    post_interval: timedelta
+    update_interval: timedelta
 
 
 class WebhookIntegration(Strict):
@@ -214,7 +256,9 @@ class AppConfig(Strict):
     locale: Literal["nl", "en"] = "nl"
     timezone: str = "Europe/Amsterdam"
     organisation: Organisation
-    slack: SlackConfig
+    chat: Literal["slack", "teams"] = Field(default="slack", description="where the team works")
+    slack: SlackConfig | None = None
+    teams: TeamsConfig | None = None
     roles: Roles = Roles()
     integrations: Integrations = Integrations()
     triage: Triage = Triage()
@@ -258,6 +302,27 @@ class AppConfig(Strict):
                              "and no acknowledgement would ever be sent")
         return self
 
+    @model_validator(mode="after")
+    def _chat_configured(self) -> AppConfig:
+        if getattr(self, self.chat) is None:
+            raise ValueError(f"chat is {self.chat}, so the {self.chat} section (its channel) is required")
+        return self
+
+    @property
+    def channels(self) -> Channels:
+        """The channels of the chat the team uses (`chat`)."""
+        chat = self.teams if self.chat == "teams" else self.slack
+        assert chat is not None  # the validator above
+        return Channels(transport=self.chat, cards=chat.channel,
+                        approvals=chat.approvals_channel or chat.channel,
+                        alerts=chat.alerts_channel or chat.channel,
+                        post_interval=chat.post_interval, update_interval=chat.update_interval)
+
+    @property
+    def people(self) -> Roles | TeamsRoles:
+        """The roles by the ids of the chat the team uses."""
+        return self.roles.teams if self.chat == "teams" else self.roles
+
     @property
     def tz(self) -> ZoneInfo:
         """The configured time zone."""
@@ -291,6 +356,10 @@ class Env(BaseSettings):
     microsoft_app_id: str | None = None
     microsoft_app_password: SecretStr | None = None
     microsoft_app_tenant_id: str | None = None
+    microsoft_login_url: str = "https://login.microsoftonline.com"
+    """Where the bot gets its Bot Connector token (tests point it at a fake)."""
+    bot_openid_metadata_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    """The Bot Framework's signing keys for requests to /api/messages (tests point it at a fake)."""
     webcare_config: str = "app.yaml"
     webcare_instance: str | None = None
     log_level: str = "INFO"
@@ -319,6 +388,11 @@ class Env(BaseSettings):
         if self.slack_signing_secret is None and self.slack_app_token is None:
             missing.append("SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)")
         return missing
+
+    def teams_missing(self) -> list[str]:
+        """Names of the Microsoft variables that Teams still needs."""
+        names = ("microsoft_app_id", "microsoft_app_password")
+        return [name.upper() for name in names if getattr(self, name) is None]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.errors import NotAllowed
-from bot.settings import Roles
+from bot.settings import Roles, TeamsRoles
 
 
 class Role(StrEnum):
@@ -30,7 +30,7 @@ class Team:
     who is in each group (`set_group`), and from then on every check and every message expands it.
     """
 
-    def __init__(self, roles: Roles) -> None:
+    def __init__(self, roles: Roles | TeamsRoles) -> None:
         self.roles = roles
         self._groups: dict[str, tuple[str, ...]] = {}
         self._configured: dict[Role, tuple[str, ...]] = {

@@ -208,7 +208,7 @@ class Simulation:
                 session,
                 batch,
                 now=self.now,
-                channel=rt.settings.config.slack.channel,
+                channel=rt.settings.config.channels.cards,
                 triage=rt.triage,
                 coord=rt.coord,
             )

@@ -47,7 +47,7 @@ def parse_approval(raw: str | None) -> ApprovalRef:
 
 def approvals_channel(coord: Coord) -> str:
     """Where approval cards go (the mention channel when no approvals channel is configured)."""
-    return coord.cfg.slack.approvals_channel or coord.cfg.slack.channel
+    return coord.cfg.channels.approvals
 
 
 async def request(

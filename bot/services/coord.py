@@ -40,5 +40,5 @@ class Coord:
 def build_coord(cfg: AppConfig) -> Coord:
     """The coordination rules of `cfg`: roles, SLA targets and the office-hours calendar."""
     calendar = Calendar.from_config(cfg)
-    return Coord(cfg=cfg, team=Team(cfg.roles), calendar=calendar, t=Translator(cfg.locale, cfg.tz),
+    return Coord(cfg=cfg, team=Team(cfg.people), calendar=calendar, t=Translator(cfg.locale, cfg.tz),
                  timeline=Timeline(None if calendar.always_open else calendar.add))

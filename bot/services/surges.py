@@ -95,7 +95,7 @@ def parse_surge(raw: str | None) -> SurgeRef:
 
 def alerts_channel(coord: Coord) -> str:
     """Where alert cards go (the mention channel when no alerts channel is configured)."""
-    return coord.cfg.slack.alerts_channel or coord.cfg.slack.channel
+    return coord.cfg.channels.alerts
 
 
 async def open_surges(session: AsyncSession, *, lock: bool = False) -> list[Surge]:

@@ -239,7 +239,7 @@ class SurgeRunner:
     ) -> None:
         """What grew is shown: the storm card counts every clustered message; the largest groups get cards."""
         rt = self._rt
-        channel = rt.settings.config.slack.channel
+        channel = rt.settings.config.channels.cards
         by_surge: dict[int, list[SurgeCluster]] = {}
         for cluster in touched.values():
             by_surge.setdefault(cluster.surge_id, []).append(cluster)

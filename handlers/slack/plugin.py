@@ -49,10 +49,13 @@ def _kind(body: bytes) -> str:
 def install(app: web.Application, rt: Runtime) -> None:
     """Mount Slack on the app, or explain what is missing."""
     env = rt.settings.env
+    slack = rt.settings.config.slack
     missing = env.slack_missing()
-    if missing:
-        message = f"Slack is not configured: set {', '.join(missing)}; {MANIFEST_HINT}."
-        log.warning(message)
+    if rt.settings.config.chat != "slack" or slack is None or missing:
+        message = (f"Slack is not configured: set {', '.join(missing)}; {MANIFEST_HINT}." if missing
+                   else "Slack is off: this team works in Teams (chat: teams in app.yaml)")
+        if rt.settings.config.chat == "slack":
+            log.warning(message)
 
         async def not_configured(request: web.Request) -> web.Response:
             return web.json_response({"error": message}, status=503)
@@ -66,7 +69,7 @@ def install(app: web.Application, rt: Runtime) -> None:
     outbox_client = AsyncWebClient(token=token, base_url=env.slack_api_url,
                                    timeout=max(1, int(lease / 2)), retry_handlers=[])
     # A chart upload (three calls) gets a quarter of the lease: the card itself must still go out in time.
-    charts = ChartUploads(outbox_client, rt.t, timeout=lease / 4) if rt.settings.config.slack.charts else None
+    charts = ChartUploads(outbox_client, rt.t, timeout=lease / 4) if slack.charts else None
     rt.chat = SlackChat(outbox_client, rt.t, charts)
     bolt = build_bolt(rt, AsyncWebClient(token=token, base_url=env.slack_api_url, timeout=10))
 
@@ -154,6 +157,8 @@ def missing_scopes(granted: str | None, *, charts: bool) -> list[str]:
 async def check(settings: Settings) -> list[str]:
     """`webcare check`: Slack credentials work (auth.test) with the scopes the bot needs."""
     env = settings.env
+    if settings.config.chat != "slack":
+        return []  # the team works in Teams: Slack's variables are not needed
     missing = env.slack_missing()
     if missing:
         return [f"slack: not configured: set {', '.join(missing)}; {MANIFEST_HINT}"]
@@ -166,7 +171,8 @@ async def check(settings: Settings) -> list[str]:
         problems.append(f"slack: SLACK_BOT_TOKEN rejected by auth.test: {_reason(exc)}")
     else:
         headers = {str(k).lower(): v for k, v in (answer.headers or {}).items()}
-        lacking = missing_scopes(headers.get("x-oauth-scopes"), charts=settings.config.slack.charts)
+        charts = settings.config.slack is not None and settings.config.slack.charts
+        lacking = missing_scopes(headers.get("x-oauth-scopes"), charts=charts)
         if lacking:
             problems.append(f"slack: the bot token lacks {', '.join(lacking)}: add to the app's scopes "
                             "(slack-manifest.yaml) and reinstall it")

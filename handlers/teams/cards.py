@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import phrasing
+from bot.craft.tone import ToneCode, ToneWarning
 from bot.i18n import Translator
 from bot.phrasing import LEVEL_EMOJI, SOURCE_EMOJI, author_name, cut, source_label
 from bot.services.approvals import approval_value
@@ -26,6 +27,7 @@ from bot.views import (
     CaseSummary,
     ClusterCard,
     PersonMessage,
+    ReplyForm,
     StormCard,
     SurgeAlert,
     ThreadNote,
@@ -465,3 +467,33 @@ def summary(t: Translator, item: Renderable, *, channel_notice: bool = False) ->
     else:
         text = t("cluster.fallback", count=item.count)
     return " ".join(text.split())[:150]
+
+
+def _tone_line(t: Translator, w: ToneWarning, source: str) -> str:
+    """One tone warning as a sentence, quoting the draft's words (Slack's `tone_line` in Markdown)."""
+    md = markdown(t)
+    if w.code == ToneCode.TOO_LONG:
+        return md("tone.too_long", length=w.length, limit=w.limit, source=source)
+    if w.code == ToneCode.DUPLICATE and w.at is not None:
+        return md("tone.duplicate", at=t.datetime(w.at))
+    return md(f"tone.{w.code.value}", evidence=", ".join(f"'{escape(e)}'" for e in w.evidence))
+
+
+def review_card(t: Translator, form: ReplyForm, *, value: str, max_length: int | None = None) -> dict[str, Any]:
+    """The tone check of a reply (Slack shows it in the reply modal): the warnings, then the text to
+    send anyway or change. `value` is the reply reference that carries the warnings already shown."""
+    md = markdown(t)
+    review = form.review
+    assert review is not None
+    src = source_label(t, form.source)
+    body: list[dict[str, Any]] = [_text(md("modal.reply.review"), weight="Bolder")]
+    body += [_text(f"• {_tone_line(t, w, src)}") for w in review.warnings]
+    if review.promise is not None:
+        p = review.promise
+        body.append(_small(md("modal.reply.promise", phrase=escape(p.phrases[0]), due=t.datetime(p.due_at))))
+    body.append(_small(md("modal.reply.review_hint")))
+    text = _input("Text", "text", t("modal.reply.label"), value=review.text, isMultiline=True, isRequired=True)
+    if max_length:
+        text["maxLength"] = max_length
+    body.append(text)
+    return _card(body, [_submit(t("modal.reply.send_anyway"), CardAction.REPLY, value, "positive")])

@@ -216,6 +216,10 @@ class BotConnector:
 
     # --- token ---
 
+    async def token(self) -> str:
+        """An access token for the Bot Connector (`webcare check` asks for one to test the credentials)."""
+        return (await self._bearer())[0]
+
     async def _bearer(self) -> tuple[str, bool]:
         """A valid access token, and whether it was fetched just now."""
         async with self._token_lock:

@@ -81,7 +81,7 @@ async def deliver(request: web.Request) -> web.Response:
         async with rt.uow() as session:
             if parsed.mentions:
                 result = await ingest(session, parsed.mentions, now=now,
-                                      channel=rt.settings.config.slack.channel, triage=rt.triage,
+                                      channel=rt.settings.config.channels.cards, triage=rt.triage,
                                       coord=rt.coord)
             if parsed.changes:
                 changed = await apply_changes(session, parsed.changes, now=now)

@@ -65,7 +65,7 @@ async def ingest_mentions(request: web.Request) -> web.Response:
         return _error(400, "nothing in the body is a valid mention", accepted=0, duplicates=0,
                       rejected=report)
     async with rt.uow() as session:
-        result = await ingest(session, valid, now=utcnow(), channel=rt.settings.config.slack.channel,
+        result = await ingest(session, valid, now=utcnow(), channel=rt.settings.config.channels.cards,
                               triage=rt.triage, coord=rt.coord)
     for source, n in result.by_source.items():
         rt.metrics.mentions_ingested.labels(source=source).inc(n)

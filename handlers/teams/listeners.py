@@ -1,0 +1,273 @@
+"""Teams activities → one service call in one transaction, the same services the Slack listeners call.
+
+A button on an Adaptive Card (`Action.Submit`) arrives as a `message` activity whose `value` is the
+button's data: {"action": <the Slack action id>, "value": <the opaque reference>} plus the card's
+inputs by id (handlers/teams/cards.py). A plain message in a card's thread is history, or an expert's
+answer. People are known by their Microsoft Entra object id (`from.aadObjectId`, as in `roles.teams`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import utcnow
+from bot.errors import InvalidInput, NotAllowed, WebcareError
+from bot.runtime import Runtime
+from bot.services import approvals, cases, experts, ownership, promises, replies, surges
+from bot.services.inbound import first_time
+
+log = logging.getLogger(__name__)
+MENTION = re.compile(r"<at>.*?</at>", re.S)
+TAG = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class Click:
+    """One Action.Submit: who clicked which button, with the card's inputs."""
+
+    user: str
+    action: str
+    value: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, key: str) -> str:
+        """An input's text, trimmed ('' when absent)."""
+        raw = self.inputs.get(key)
+        return raw.strip() if isinstance(raw, str) else ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the person who acted should be told in the conversation (None: the card says it all)."""
+
+    message: str | None = None
+    review: replies.Review | None = None
+
+
+Handler = Callable[[AsyncSession, Click], Awaitable[Outcome | None]]
+
+
+def user_of(activity: dict[str, Any]) -> str:
+    """The person behind an activity: the Entra object id (roles.teams), else the Teams id."""
+    sender = activity.get("from") or {}
+    return str(sender.get("aadObjectId") or sender.get("id") or "")
+
+
+def click_of(activity: dict[str, Any]) -> Click | None:
+    """The button click an activity carries, or None (a plain message, or a card we did not make)."""
+    value = activity.get("value")
+    if activity.get("type") != "message" or not isinstance(value, dict):
+        return None
+    action, ref = value.get("action"), value.get("value")
+    if not isinstance(action, str) or not isinstance(ref, str):
+        return None
+    inputs = {k: v for k, v in value.items() if k not in ("action", "value")}
+    return Click(user=user_of(activity), action=action, value=ref, inputs=inputs)
+
+
+def plain_text(activity: dict[str, Any]) -> str:
+    """A message's text without the bot's @mention and without Teams' HTML."""
+    raw = str(activity.get("text") or "")
+    return html.unescape(TAG.sub("", MENTION.sub("", raw))).strip()
+
+
+def thread_of(activity: dict[str, Any]) -> tuple[str, str] | None:
+    """(channel, root message id) of a message in a channel thread, else None."""
+    conversation = str((activity.get("conversation") or {}).get("id") or "")
+    channel, _, root = conversation.partition(";messageid=")
+    if not root:
+        return None
+    data_channel = ((activity.get("channelData") or {}).get("channel") or {}).get("id")
+    return str(data_channel or channel), root
+
+
+def moment_of(click: Click, tz: ZoneInfo, *, day: str, at: str, default_time: str = "17:00") -> datetime | None:
+    """An Input.Date and an optional Input.Time (local time; `default_time` when left open) in UTC."""
+    raw_date, raw_time = click.text(day), click.text(at) or default_time
+    if not raw_date:
+        return None
+    try:
+        moment = datetime.combine(date.fromisoformat(raw_date), time.fromisoformat(raw_time), tzinfo=tz)
+    except ValueError as exc:
+        raise InvalidInput(field=day, reason="invalid") from exc
+    return moment.astimezone(UTC)
+
+
+def handlers(rt: Runtime) -> dict[str, Handler]:
+    """Action id → service call (the one place where that happens for Teams)."""
+    coord = rt.coord
+
+    async def claim(session: AsyncSession, c: Click) -> None:
+        await cases.claim(session=session, ref=cases.parse_ref(c.value), actor=c.user, now=utcnow(),
+                          coord=coord)
+
+    async def like(session: AsyncSession, c: Click) -> None:
+        await cases.like(session=session, ref=cases.parse_ref(c.value), actor=c.user, sinks=rt.sinks,
+                         now=utcnow(), coord=coord)
+
+    def hide(hidden: bool) -> Handler:
+        async def run(session: AsyncSession, c: Click) -> None:
+            await cases.hide(session=session, ref=cases.parse_ref(c.value), actor=c.user, hidden=hidden,
+                             sinks=rt.sinks, now=utcnow(), coord=coord)
+        return run
+
+    async def ignore(session: AsyncSession, c: Click) -> None:
+        await cases.ignore(session=session, ref=cases.parse_ref(c.value), actor=c.user,
+                           reason=c.text("choice"), note=c.text("note") or None, now=utcnow(), coord=coord)
+
+    async def reply(session: AsyncSession, c: Click) -> Outcome | None:
+        text = c.text("text")
+        if not text:
+            raise InvalidInput(field="text", reason="empty")
+        outcome = await replies.submit_reply(
+            session=session, ref=replies.parse_reply_ref(c.value), actor=c.user, text=text, sinks=rt.sinks,
+            craft=rt.craft, now=utcnow(), coord=coord, ask_approval=c.text("approval") == "yes")
+        return Outcome(review=outcome) if isinstance(outcome, replies.Review) else None
+
+    async def show(session: AsyncSession, c: Click) -> Outcome:
+        text = await cases.show_text(session=session, ref=cases.parse_ref(c.value), actor=c.user, now=utcnow(),
+                                     coord=coord)
+        return Outcome(message=text)
+
+    async def assign(session: AsyncSession, c: Click) -> None:
+        assignee = c.text("users").split(",")[0].strip()
+        if not assignee:
+            raise InvalidInput(field="users", reason="empty")
+        await ownership.assign(session=session, ref=cases.parse_ref(c.value), actor=c.user, assignee=assignee,
+                               now=utcnow(), coord=coord)
+
+    async def snooze(session: AsyncSession, c: Click) -> None:
+        until = moment_of(c, rt.settings.config.tz, day="until", at="until_when", default_time="09:00")
+        if until is None:
+            raise InvalidInput(field="until", reason="empty")
+        await ownership.snooze(session=session, ref=cases.parse_ref(c.value), actor=c.user, until=until,
+                               now=utcnow(), reason=c.text("reason"), coord=coord)
+
+    async def show_cluster(session: AsyncSession, c: Click) -> Outcome:
+        cluster, mentions = await surges.cluster_messages(
+            session=session, cluster_id=surges.parse_cluster(c.value).cluster, actor=c.user, coord=coord)
+        lines = [rt.t("teams.cluster_messages", count=cluster.count)]
+        lines += [f"• {m.author_handle or m.author_name or '?'}: {m.text}" for m in mentions]
+        return Outcome(message="\n".join(lines))
+
+    async def show_groups(session: AsyncSession, c: Click) -> Outcome:
+        surge, groups, total = await surges.storm_groups(
+            session=session, ref=surges.parse_surge(c.value).surge, actor=c.user, coord=coord)
+        lines = [rt.t("teams.storm_groups", label=surge.label or surge.key, total=total)]
+        lines += [f"• {g.count}× {g.sample}" for g in groups]
+        return Outcome(message="\n".join(lines))
+
+    async def promise(session: AsyncSession, c: Click) -> None:
+        due = moment_of(c, rt.settings.config.tz, day="due", at="when")
+        if due is None:
+            raise InvalidInput(field="due", reason="empty")
+        await promises.make(session=session, ref=cases.parse_ref(c.value), actor=c.user, due_at=due,
+                            now=utcnow(), what=c.text("what"), coord=coord)
+
+    async def ask_expert(session: AsyncSession, c: Click) -> None:
+        chosen = c.inputs.get("experts") or ""
+        people = [p for p in (chosen.split(",") if isinstance(chosen, str) else chosen) if p]
+        await experts.ask(session=session, ref=cases.parse_ref(c.value), actor=c.user, now=utcnow(),
+                          coord=coord, question=c.text("question"), experts=people)
+
+    async def expert_answer(session: AsyncSession, c: Click) -> None:
+        await experts.answer(session=session, ref=experts.parse_expert(c.value).question, actor=c.user,
+                             now=utcnow(), coord=coord, text=c.text("answer") or c.text("text"))
+
+    async def approve(session: AsyncSession, c: Click) -> None:
+        await approvals.approve(session=session, ref=approvals.parse_approval(c.value).approval, actor=c.user,
+                                now=utcnow(), coord=coord)
+
+    async def edit(session: AsyncSession, c: Click) -> None:
+        await approvals.approve(session=session, ref=approvals.parse_approval(c.value).approval, actor=c.user,
+                                now=utcnow(), coord=coord, text=c.text("text"))
+
+    async def reject(session: AsyncSession, c: Click) -> None:
+        await approvals.reject(session=session, ref=approvals.parse_approval(c.value).approval, actor=c.user,
+                               now=utcnow(), coord=coord, reason=c.text("reason"))
+
+    def surge(decide: Callable[..., Awaitable[object]]) -> Handler:
+        async def run(session: AsyncSession, c: Click) -> None:
+            await decide(session=session, ref=surges.parse_surge(c.value).surge, actor=c.user, now=utcnow(),
+                         coord=coord)
+        return run
+
+    async def statement(session: AsyncSession, c: Click) -> None:
+        await surges.approve_statement(session=session, ref=surges.parse_surge(c.value).surge, actor=c.user,
+                                       text=c.text("statement") or c.text("text"), now=utcnow(), coord=coord)
+
+    def cluster(decide: Callable[..., Awaitable[object]], *, with_sinks: bool) -> Handler:
+        async def run(session: AsyncSession, c: Click) -> None:
+            extra: dict[str, Any] = {"sinks": rt.sinks} if with_sinks else {}
+            await decide(session=session, cluster_id=surges.parse_cluster(c.value).cluster, actor=c.user,
+                         now=utcnow(), coord=coord, **extra)
+        return run
+
+    return {
+        "case.claim": claim, "case.like": like, "case.hide": hide(True), "case.unhide": hide(False),
+        "case.ignore": ignore, "case.reply": reply, "case.show": show, "case.promise": promise,
+        "case.ask_expert": ask_expert, "case.assign": assign, "case.snooze": snooze,
+        "expert.answer": expert_answer,
+        "approval.approve": approve, "approval.edit": edit, "approval.reject": reject,
+        "surge.ack": surge(surges.acknowledge), "surge.escalate": surge(surges.escalate),
+        "surge.resolve": surge(surges.resolve), "surge.crisis": surge(surges.crisis),
+        "surge.statement": statement, "surge.groups": show_groups, "cluster.show": show_cluster,
+        "cluster.reply": cluster(surges.reply_cluster, with_sinks=True),
+        "cluster.hide": cluster(surges.hide_cluster, with_sinks=True),
+        "cluster.handled": cluster(surges.cluster_handled, with_sinks=False),
+    }
+
+
+async def thread_message(rt: Runtime, session: AsyncSession, *, channel: str, root: str, user: str,
+                         text: str) -> None:
+    """A message in a card's thread: an expert's answer (their question, or the card), else history."""
+    now = utcnow()
+    if await experts.answer_in_thread(session=session, channel=channel, thread_ts=root, user=user, text=text,
+                                      now=now, coord=rt.coord):
+        return
+    case_id = await cases.record_thread_message(session=session, channel=channel, thread_ts=root, user=user,
+                                                text=text, now=now)
+    if case_id is not None:
+        await experts.answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=rt.coord)
+
+
+async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any]) -> Outcome | None:
+    """Do what an activity asks, once (Teams redelivers on timeouts); the answer for the person who acted.
+
+    Raises WebcareError (refusals, bad input) for the caller to explain; a refusal for lack of a role
+    has been rolled back and is audited by the caller.
+    """
+    click = click_of(activity)
+    key = f"teams:{activity.get('id') or ''}"
+    if click is not None:
+        run = table.get(click.action)
+        if run is None:
+            log.info("Teams: no handler for action %r", click.action)
+            return None
+        async with rt.uow() as session:
+            if not await first_time(session, key=key, now=utcnow()):
+                return None
+            return await run(session, click)
+    place = thread_of(activity)
+    text = plain_text(activity)
+    if activity.get("type") != "message" or place is None or not text or not user_of(activity):
+        return None
+    async with rt.uow() as session:
+        if await first_time(session, key=key, now=utcnow()):
+            await thread_message(rt, session, channel=place[0], root=place[1], user=user_of(activity),
+                                 text=text)
+    return None
+
+
+def refused(error: WebcareError) -> bool:
+    """Whether the refusal is for lack of a role (audited) rather than bad input or a stale card."""
+    return isinstance(error, NotAllowed)

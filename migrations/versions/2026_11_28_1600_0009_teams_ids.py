@@ -1,0 +1,49 @@
+"""Teams ids: room for Teams conversation and message ids in every chat column and outbox lane.
+
+Slack's ids are short (`C0…`, `1700000000.000100`); a Teams channel is `19:…@thread.tacv2` (about 50
+characters) and a 1:1 chat `a:1…` (over 130). SQLite does not enforce VARCHAR lengths, but its
+schema is kept equal to the models (batch mode copies those tables once).
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-28 16:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0009'
+down_revision: str | None = '0008'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CHANNELS = {
+    'cases': ('card_channel',), 'approvals': ('card_channel',), 'direct_threads': ('channel',),
+    'surges': ('card_channel', 'storm_channel'), 'surge_clusters': ('card_channel',),
+}
+MESSAGES = {
+    'cases': ('card_ts',), 'approvals': ('card_ts',), 'direct_threads': ('ts',),
+    'surges': ('card_ts', 'storm_ts'), 'surge_clusters': ('card_ts',),
+}
+LANES = {'outbox': ('lane',), 'lanes': ('key',)}
+
+
+def _widen(*, up: bool) -> None:
+    sizes = [(CHANNELS, 32, 200), (MESSAGES, 32, 64), (LANES, 96, 240)]
+    tables = {table for columns, _, _ in sizes for table in columns}
+    for table in sorted(tables):
+        with op.batch_alter_table(table) as batch:
+            for columns, old, new in sizes:
+                for name in columns.get(table, ()):
+                    batch.alter_column(name, type_=sa.String(new if up else old),
+                                       existing_type=sa.String(old if up else new))
+
+
+def upgrade() -> None:
+    _widen(up=True)
+
+
+def downgrade() -> None:
+    _widen(up=False)
