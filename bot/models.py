@@ -489,6 +489,16 @@ class ExpertRequest(Base):
     answered_at: Mapped[datetime | None]
 
 
+class ChatPerson(Base):
+    """A person's display name as the chat last told it (Teams: cards show names, roles list Entra ids)."""
+
+    __tablename__ = "chat_people"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
 class DirectThread(Base):
     """A message we posted to a person (an expert's question), so a reply in its thread finds its subject."""
 

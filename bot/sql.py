@@ -13,3 +13,11 @@ def insert_ignore(session: AsyncSession, model: Any, index_elements: list[str]) 
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
     return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def upsert(session: AsyncSession, model: Any, index_elements: list[str], update: list[str]) -> Any:
+    """An INSERT into `model`'s table that, on a conflict on `index_elements`, sets the `update` columns."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(model)
+    return stmt.on_conflict_do_update(index_elements=index_elements,
+                                      set_={name: getattr(stmt.excluded, name) for name in update})

@@ -124,8 +124,9 @@ async def test_mention_card_claim_and_reply_in_teams(teams_bot: StartBot, teams:
     assert {"case.claim", "case.reply", "case.ignore"} <= set(buttons(card))
 
     assert await click(teams, bot, card, "case.claim") == 200
-    await teams.wait_for(lambda: card.history and "Anna" in text_of(card) or AGENT in text_of(card),
-                         what="the card showing its owner")
+    # the card names its owner (Teams told us the name with the click; roles list Entra ids)
+    await teams.wait_for(lambda: card.history and "Anna de Vries" in text_of(card), what="the card's owner")
+    assert AGENT not in text_of(card)
 
     assert await click(teams, bot, card, "case.reply", text="Uw pakket komt morgen.") == 200
     delivered = await receiver.wait_for(lambda: list(receiver.delivered.values()))

@@ -13,20 +13,32 @@ never repeats a post that is known to have gone out.
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from bot.i18n import Translator
+from bot.models import ChatPerson
 from bot.ports import MessageRef
 from bot.sinks import Sinks
 from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, StormCard, SurgeAlert, ThreadNote
 from handlers.teams import cards
 from handlers.teams.connector import BotConnector
+from handlers.teams.markdown import escape
 
 log = logging.getLogger(__name__)
 REMEMBERED = 2000
 """How many recent posts' markers this process keeps (to reconcile a post whose recording failed)."""
+ENTRA_ID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+UNKNOWN_FOR = 300.0
+"""Seconds a person without a known name is not looked up again (their id shows until they act)."""
+NOT_TEXT = frozenset({"data", "id", "value", "url", "choices.data"})
+"""Card keys whose strings are machine values, never shown: names are not put in there."""
 
 
 def is_channel(conversation: str) -> bool:
@@ -43,10 +55,14 @@ class TeamsChat:
     """ChatPort over the Bot Connector; `service_url` follows what Teams last told us."""
 
     def __init__(self, connector: BotConnector, t: Translator, *, service_url: str,
-                 tenant_id: str | None, sinks: Sinks | None = None) -> None:
+                 tenant_id: str | None, sinks: Sinks | None = None,
+                 maker: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._connector = connector
         self._t = t
         self._sinks = sinks
+        self._maker = maker
+        self._names: dict[str, tuple[str | None, float]] = {}
+        """Entra object id → (display name or None, monotonic time until which that is trusted)."""
         self.service_url = service_url
         self._tenant = tenant_id
         self._direct: dict[str, str] = {}
@@ -61,6 +77,37 @@ class TeamsChat:
         tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
         if isinstance(tenant, str) and tenant and self._tenant is None:
             self._tenant = tenant
+        sender = activity.get("from") or {}
+        if sender.get("aadObjectId") and sender.get("name"):
+            self._names[str(sender["aadObjectId"])] = (str(sender["name"]), float("inf"))
+
+    async def named(self, content: dict[str, Any]) -> dict[str, Any]:
+        """The card with people's Entra ids in its texts replaced by their names, where known.
+
+        Names come from the activities people send (kept in chat_people, so every instance knows
+        them); someone who never acted in Teams shows as their id."""
+        ids: set[str] = set()
+
+        def collect(text: str) -> str:
+            ids.update(ENTRA_ID.findall(text))
+            return text
+
+        _walk_texts(content, collect)
+        if not ids:
+            return content
+        now = time.monotonic()
+        missing = sorted(i for i in ids if self._names.get(i, (None, 0.0))[1] < now)
+        if missing and self._maker is not None:
+            async with self._maker() as session:
+                found = dict((await session.execute(
+                    select(ChatPerson.id, ChatPerson.name).where(ChatPerson.id.in_(missing)))).tuples().all())
+            for i in missing:
+                self._names[i] = (found[i], float("inf")) if i in found else (None, now + UNKNOWN_FOR)
+        names = {i: escape(n) for i in ids if (n := self._names.get(i, (None, 0.0))[0])}
+        if not names:
+            return content
+        return _walk_texts(content, lambda text: ENTRA_ID.sub(lambda m: names.get(m.group(0), m.group(0)),
+                                                              text))
 
     async def post_card(self, *, channel: str, card: CaseCard, marker: str) -> MessageRef:
         """A new card: a new thread in the channel."""
@@ -138,11 +185,13 @@ class TeamsChat:
 
     async def post_form(self, conversation: str, content: dict[str, Any], *, summary: str) -> None:
         """A card for the person who acted, in the conversation they acted in (e.g. the tone check)."""
-        await self._connector.send(self.service_url, conversation, _activity(content, summary))
+        activity = await self.named(_activity(content, summary))
+        await self._connector.send(self.service_url, conversation, activity)
 
     async def _post(self, conversation: str, content: dict[str, Any], marker: str,
                     view: cards.Renderable | None = None, *, summary: str | None = None) -> MessageRef:
-        activity = _activity(content, summary or (cards.summary(self._t, view) if view is not None else None))
+        activity = await self.named(
+            _activity(content, summary or (cards.summary(self._t, view) if view is not None else None)))
         if is_channel(conversation):
             ts = await self._connector.create_thread(self.service_url, channel_id=conversation,
                                                      tenant_id=self._tenant, activity=activity)
@@ -154,7 +203,7 @@ class TeamsChat:
 
     async def _update(self, ref: MessageRef, content: dict[str, Any], view: cards.Renderable) -> None:
         await self._connector.update(self.service_url, thread_id(ref), ref.ts,
-                                     _activity(content, cards.summary(self._t, view)))
+                                     await self.named(_activity(content, cards.summary(self._t, view))))
 
     def _remember(self, marker: str, ref: MessageRef) -> None:
         self._posted[marker] = ref
@@ -168,3 +217,14 @@ def _activity(content: dict[str, Any], summary: str | None) -> dict[str, Any]:
     if summary:
         activity["summary"] = summary
     return activity
+
+
+def _walk_texts(node: Any, change: Any) -> Any:
+    """A copy of a card with `change` applied to every shown string (not to ids, values or data)."""
+    if isinstance(node, dict):
+        return {k: v if k in NOT_TEXT else _walk_texts(v, change) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_walk_texts(v, change) for v in node]
+    if isinstance(node, str):
+        return change(node)
+    return node

@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.errors import InvalidInput, NotAllowed, WebcareError
+from bot.models import ChatPerson
 from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, replies, surges
 from bot.services.inbound import first_time
+from bot.sql import upsert
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<at>.*?</at>", re.S)
@@ -240,6 +242,15 @@ async def thread_message(rt: Runtime, session: AsyncSession, *, channel: str, ro
         await experts.answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=rt.coord)
 
 
+async def remember_person(session: AsyncSession, activity: dict[str, Any]) -> None:
+    """Keep the sender's display name, so that cards show names where roles and owners are ids."""
+    sender = activity.get("from") or {}
+    person, name = sender.get("aadObjectId"), str(sender.get("name") or "").strip()
+    if isinstance(person, str) and person and name:
+        await session.execute(upsert(session, ChatPerson, ["id"], ["name", "updated_at"]),
+                              [{"id": person[:64], "name": name[:200], "updated_at": utcnow()}])
+
+
 async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any]) -> Outcome | None:
     """Do what an activity asks, once (Teams redelivers on timeouts); the answer for the person who acted.
 
@@ -256,6 +267,7 @@ async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any
         async with rt.uow() as session:
             if not await first_time(session, key=key, now=utcnow()):
                 return None
+            await remember_person(session, activity)
             return await run(session, click)
     place = thread_of(activity)
     text = plain_text(activity)
@@ -263,6 +275,7 @@ async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any
         return None
     async with rt.uow() as session:
         if await first_time(session, key=key, now=utcnow()):
+            await remember_person(session, activity)
             await thread_message(rt, session, channel=place[0], root=place[1], user=user_of(activity),
                                  text=text)
     return None

@@ -52,7 +52,7 @@ def install(app: web.Application, rt: Runtime) -> None:
     connector = _connector(settings, timeout=timeout)
     auth = InboundAuth(app_id=env.microsoft_app_id or "", openid_url=env.bot_openid_metadata_url)
     chat = TeamsChat(connector, rt.t, service_url=str(settings.config.teams.service_url),
-                     tenant_id=env.microsoft_app_tenant_id, sinks=rt.sinks)
+                     tenant_id=env.microsoft_app_tenant_id, sinks=rt.sinks, maker=rt.maker)
     rt.chat = chat
     table = listeners.handlers(rt)
 

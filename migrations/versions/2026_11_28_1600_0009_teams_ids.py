@@ -1,4 +1,5 @@
-"""Teams ids: room for Teams conversation and message ids in every chat column and outbox lane.
+"""Teams: room for Teams conversation and message ids in every chat column and outbox lane, and the
+names of the people the chat told us about (chat_people).
 
 Slack's ids are short (`C0…`, `1700000000.000100`); a Teams channel is `19:…@thread.tacv2` (about 50
 characters) and a 1:1 chat `a:1…` (over 130). SQLite does not enforce VARCHAR lengths, but its
@@ -43,7 +44,15 @@ def _widen(*, up: bool) -> None:
 
 def upgrade() -> None:
     _widen(up=True)
+    op.create_table(
+        'chat_people',
+        sa.Column('id', sa.String(64), nullable=False),
+        sa.Column('name', sa.String(200), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_chat_people')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('chat_people')
     _widen(up=False)
