@@ -1,4 +1,4 @@
-"""The `webcare` command: serve, db upgrade, check, classify, import, export, rejected, replay."""
+"""The `webcare` command: serve, db upgrade, check, classify, import, export, replay, teams-package…"""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import importlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from bot.settings import ConfigError, Settings, load_env, load_settings
@@ -127,6 +128,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not problems:
         print("all good")
     return 1 if problems else 0
+
+
+def cmd_teams_package(args: argparse.Namespace) -> int:
+    """Write the Teams app package (manifest and icons) for MICROSOFT_APP_ID."""
+    env = load_env()
+    if not env.microsoft_app_id:
+        print("webcare: set MICROSOFT_APP_ID (the bot's app id in Azure) first", file=sys.stderr)
+        return 2
+    package = importlib.import_module("handlers.teams.package")
+    data = package.package(app_id=env.microsoft_app_id, name=args.name, host=args.host)
+    Path(args.output).write_bytes(data)
+    print(f"webcare: wrote {args.output}: upload it in Teams (Apps → Manage your apps → Upload an app)")
+    return 0
 
 
 def cmd_rejected(args: argparse.Namespace) -> int:
@@ -379,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--step", type=_duration, metavar="DURATION",
                      help="simulated time step (default: surge.check; larger is faster and coarser)")
     rep.set_defaults(func=cmd_replay)
+    pkg = sub.add_parser("teams-package", help="write the Teams app package (zip) for MICROSOFT_APP_ID")
+    pkg.add_argument("--name", default="webcare", help="the organisation's name, shown in Teams")
+    pkg.add_argument("--host", help="the public host name of webcare serve (validDomains)")
+    pkg.add_argument("--output", default="webcare-teams.zip", metavar="FILE", help="default: webcare-teams.zip")
+    pkg.set_defaults(func=cmd_teams_package)
     check = sub.add_parser("check", help="validate config, database and credentials")
     check.add_argument("--config", help="app.yaml path")
     check.set_defaults(func=cmd_check)

@@ -87,7 +87,7 @@ class MessageJob(_NoSideEffects):
 
     async def _channel(self, to: str) -> str:
         assert self.chat is not None
-        return await self.chat.direct_channel(to) if to[:1] in "UW" else to
+        return await self.chat.direct_channel(to) if self.chat.is_person(to) else to
 
     async def complete(
         self, session: AsyncSession, item: OutboxItem, prepared: _Message, ref: str | None

@@ -66,6 +66,10 @@ class ChatPort(Protocol):
         """Find a message we posted with `marker` (after an unknown outcome), or None."""
         ...
 
+    def is_person(self, to: str) -> bool:
+        """Whether `to` names a person (their direct conversation is opened) rather than a channel."""
+        ...
+
     async def direct_channel(self, user: str) -> str:
         """The channel of our direct conversation with `user` (opened if need be)."""
         ...

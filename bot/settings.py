@@ -26,12 +26,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.config_types import Duration, Strict
 from bot.office_hours import OfficeHours
 from bot.sla import AutoAck, Sla
-from bot.surge.config import SurgeConfig
+from bot.surge.config import PERSON_ID, SurgeConfig
 
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
-TeamsConversationId = Annotated[str, Field(pattern=r"^19:[^;\s]+@thread\.[a-z0-9.]+$")]
-"""A Teams channel's conversation id (`19:…@thread.tacv2`), as a message in it shows."""
+TeamsConversationId = Annotated[str, Field(pattern=r"^19:[^;\s]+@thread\.(tacv2|skype)$")]
+"""A Teams channel's conversation id (`19:…@thread.tacv2`); group and meeting chats (`@thread.v2`) have
+no threads to put cards in."""
 TeamsUserId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                                             r"[0-9a-fA-F]{12}$")]
 """A person's Microsoft Entra (Azure AD) object id: stable, and what an admin finds in the directory."""
@@ -65,6 +66,9 @@ class TeamsConfig(Strict):
     channel: TeamsConversationId
     approvals_channel: TeamsConversationId | None = None
     alerts_channel: TeamsConversationId | None = None
+    tenant_id: TeamsUserId | None = Field(
+        default=None, description="the organisation's Microsoft Entra tenant: activities from any other "
+                                  "are refused (default: MICROSOFT_APP_TENANT_ID)")
     service_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://smba.trafficmanager.net/emea/"),
         description="the Bot Connector of the tenant's region; every activity from Teams updates it")
@@ -73,7 +77,9 @@ class TeamsConfig(Strict):
 
 
 class TeamsRoles(Strict):
-    """The roles by Microsoft Entra object ids, for `chat: teams` (`roles.teams` in app.yaml)."""
+    """The roles by Microsoft Entra object ids, for `chat: teams` (`roles.teams` in app.yaml).
+
+    Ids are kept in lower case, as Teams sends them (`from.aadObjectId`)."""
 
     agents: list[TeamsUserId] = Field(default_factory=list)
     coordinators: list[TeamsUserId] = Field(default_factory=list)
@@ -81,6 +87,16 @@ class TeamsRoles(Strict):
     backup_spokespersons: list[TeamsUserId] = Field(default_factory=list)
     managers: list[TeamsUserId] = Field(default_factory=list)
     experts: dict[str, list[TeamsUserId]] = Field(default_factory=dict)
+
+    @field_validator("agents", "coordinators", "spokespersons", "backup_spokespersons", "managers")
+    @classmethod
+    def _lower_case(cls, ids: list[str]) -> list[str]:
+        return [i.lower() for i in ids]
+
+    @field_validator("experts")
+    @classmethod
+    def _lower_case_experts(cls, experts: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {topic: [i.lower() for i in ids] for topic, ids in experts.items()}
 
 
 class Roles(Strict):
@@ -193,7 +209,8 @@ class AnswerSet(Strict):
     """Approved wordings for one topic (and optionally one language), owned by a content owner."""
 
     topic: str = Field(min_length=1, max_length=64, description="a triage topic (shipped or triage.topics)")
-    owner: SlackUserId = Field(description="content owner: asked when the answer is out of date")
+    owner: Annotated[str, Field(pattern=PERSON_ID.replace("[UW]", "[UWS]"))] = Field(
+        description="content owner (Slack or Entra id): asked when the answer is out of date")
     language: Literal["nl", "en"] | None = Field(default=None, description="absent: any language")
     variants: list[Annotated[str, Field(min_length=1, max_length=1900)]] = Field(min_length=1)
 
@@ -306,6 +323,25 @@ class AppConfig(Strict):
     def _chat_configured(self) -> AppConfig:
         if getattr(self, self.chat) is None:
             raise ValueError(f"chat is {self.chat}, so the {self.chat} section (its channel) is required")
+        return self
+
+    @model_validator(mode="after")
+    def _people_of_the_chat(self) -> AppConfig:
+        teams = self.chat == "teams"
+        wrong = [f"{key}: {who}" for key, who in (
+            [("surge.security", p) for p in self.surge.security]
+            + [("answers.library.owner", a.owner) for a in self.answers.library])
+            if (len(who) == 36) != teams]
+        if wrong:
+            kind = "Microsoft Entra object ids" if teams else "Slack user ids"
+            raise ValueError(f"chat is {self.chat}, so people are {kind}; not: {', '.join(wrong)}")
+        slack_roles = any(v for k, v in self.roles if k != "teams")
+        teams_roles = any(v for _, v in self.roles.teams)
+        if teams and slack_roles and not teams_roles:  # else everyone in Teams could act: an open team
+            raise ValueError("chat is teams but the roles are Slack ids: list Entra object ids under "
+                             "roles.teams")
+        if not teams and teams_roles and not slack_roles:
+            raise ValueError("chat is slack but only roles.teams is set: list Slack user ids under roles")
         return self
 
     @property

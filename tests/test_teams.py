@@ -18,7 +18,7 @@ from bot.models import Case, CaseEvent, Reply
 from bot.settings import AppConfig, Env, Settings
 from tests.fakes.bot_framework import FakeBotFramework, Post
 from tests.fakes.reply_receiver import ReplyReceiver
-from tests.harness import WEBHOOK_SECRET, Bot, base_config, mention, start_bot, stop_bot, wait_until
+from tests.harness import WEBHOOK_SECRET, Bot, _merge, base_config, mention, start_bot, stop_bot, wait_until
 
 AGENT = "6b703ce3-6d14-4fe6-b90c-dc5f03657ae4"
 AGENT_2 = "0c0ffee0-1234-4abc-8def-0123456789ab"
@@ -49,10 +49,10 @@ async def receiver() -> AsyncIterator[ReplyReceiver]:
 
 def teams_settings(*, db_url: str, fake: FakeBotFramework, reply_url: str, **overrides: Any) -> Settings:
     """Settings as `webcare serve` builds them for a team that works in Teams."""
-    cfg = base_config(chat="teams", teams={"channel": fake.channel_id, "service_url": fake.service_url,
-                                           "post_interval": "100ms", "update_interval": "50ms"},
-                      roles={"teams": {"agents": [AGENT, AGENT_2], "spokespersons": [SPOKES]}},
-                      integrations={"webhook": {"reply_url": reply_url}}, **overrides)
+    cfg = _merge(base_config(chat="teams", teams={"channel": fake.channel_id, "service_url": fake.service_url,
+                                                  "post_interval": "100ms", "update_interval": "50ms"},
+                             roles={"teams": {"agents": [AGENT, AGENT_2], "spokespersons": [SPOKES]}},
+                             integrations={"webhook": {"reply_url": reply_url}}), overrides)
     env = {"database_url": db_url, "webcare_webhook_secret": WEBHOOK_SECRET,
            "microsoft_app_id": fake.app_id, "microsoft_app_password": fake.app_password,
            "microsoft_app_tenant_id": fake.tenant_id, "microsoft_login_url": fake.login_url,
@@ -153,17 +153,51 @@ async def test_redelivered_click_changes_nothing(teams_bot: StartBot, teams: Fak
     assert len(receiver.delivered) == 1
 
 
-async def test_outsider_is_refused_and_audited(teams_bot: StartBot, teams: FakeBotFramework) -> None:
+def private(fake: FakeBotFramework, user: str) -> list[str]:
+    """The texts the bot sent `user` in their 1:1 chat."""
+    return [json.dumps(p.activity, ensure_ascii=False) for c in fake.chats.values() if c.user_id == user
+            for p in c.posts]
+
+
+async def test_outsider_is_refused_privately_and_audited(teams_bot: StartBot, teams: FakeBotFramework) -> None:
     bot = await teams_bot()
     await bot.post_mentions([mention(3)])
     [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
     assert await click(teams, bot, card, "case.claim", user=OUTSIDER) == 200
-    # told in the card's thread why, and the refusal is in the audit trail
-    await teams.wait_for(lambda: card.replies, what="the refusal in the thread")
-    assert "text" in card.replies[-1].activity
+    # told why in a 1:1 chat (Slack: an ephemeral message), not in the card's thread
+    [told] = await teams.wait_for(lambda: private(teams, OUTSIDER), what="the refusal in a 1:1 chat")
+    assert "webcareteam" in told and not card.replies
     async with bot.rt.maker() as session:
         refusals = (await session.scalars(select(CaseEvent).where(CaseEvent.actor == OUTSIDER))).all()
     assert refusals
+    async with bot.rt.maker() as session:
+        assert (await session.scalar(select(Case.owner))) is None
+
+
+async def test_when_no_private_chat_can_be_opened_the_thread_is_told(teams_bot: StartBot,
+                                                                    teams: FakeBotFramework) -> None:
+    bot = await teams_bot()
+    await bot.post_mentions([mention(8)])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    teams.fail_next("/v3/conversations", 403)  # the app is not installed for this person
+    assert await click(teams, bot, card, "case.claim", user=OUTSIDER) == 200
+    await teams.wait_for(lambda: card.replies, what="the refusal in the thread")
+
+
+async def test_activities_from_elsewhere_change_nothing(teams_bot: StartBot, teams: FakeBotFramework) -> None:
+    bot = await teams_bot()
+    await bot.post_mentions([mention(9)])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    value = {"action": "case.claim", "value": buttons(card)["case.claim"]}
+    web_chat = teams.card_submit(value, reply_to_id=card.id, conversation_id=card.conversation_id,
+                                 user=person(AGENT))
+    web_chat["channelId"] = "webchat"  # signed by the Bot Framework, but not Teams
+    kid = teams.add_key(endorsements=["msteams", "webchat"])
+    assert (await teams.deliver(bot.url("/api/messages"), web_chat, kid=kid)).status == 403
+    other_tenant = teams.card_submit(value, reply_to_id=card.id, conversation_id=card.conversation_id,
+                                     user=person(AGENT))
+    other_tenant["channelData"]["tenant"]["id"] = "00000000-0000-4000-8000-0000000000aa"
+    assert (await teams.deliver(bot.url("/api/messages"), other_tenant)).status == 403
     async with bot.rt.maker() as session:
         assert (await session.scalar(select(Case.owner))) is None
 
@@ -193,3 +227,86 @@ async def test_message_in_card_thread_is_history(teams_bot: StartBot, teams: Fak
 
     events = await wait_until(recorded, what="the thread message in the case's history")
     assert events
+
+
+APPROVALS = "19:approvals0000000000000000000000@thread.tacv2"
+
+
+async def test_spokesperson_approves_a_reply_in_teams(teams_bot: StartBot, teams: FakeBotFramework,
+                                                      receiver: ReplyReceiver) -> None:
+    teams.channels.add(APPROVALS)
+    bot = await teams_bot(teams={"approvals_channel": APPROVALS})
+    await bot.post_mentions([mention(5)])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    assert await click(teams, bot, card, "case.reply", text="Wij zoeken het uit.", approval="yes") == 200
+    [approval] = await teams.wait_for(lambda: teams.threads.get(APPROVALS), what="the approval card")
+    assert "Wij zoeken het uit." in text_of(approval)
+    assert {"approval.approve", "approval.edit", "approval.reject"} <= set(buttons(approval))
+    assert not receiver.delivered  # nothing leaves before the spokesperson decides
+
+    # an agent may not approve; the spokesperson may, with one click
+    assert await click(teams, bot, approval, "approval.approve") == 200
+    await teams.wait_for(lambda: private(teams, AGENT), what="the refusal")
+    assert not receiver.delivered
+    assert await click(teams, bot, approval, "approval.approve", user=SPOKES) == 200
+    delivered = await receiver.wait_for(lambda: list(receiver.delivered.values()))
+    assert delivered[0]["text"] == "Wij zoeken het uit."
+    await teams.wait_for(lambda: approval.history, what="the approval card showing the decision")
+
+
+async def test_tone_check_answers_with_a_card_to_send_anyway(teams_bot: StartBot, teams: FakeBotFramework,
+                                                             receiver: ReplyReceiver) -> None:
+    bot = await teams_bot(answers={"checks": ["defensive"]})
+    await bot.post_mentions([mention(6, text="Mijn pakket is kapot aangekomen, wat een service!")])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    draft = "Dat is niet onze schuld, u had beter moeten lezen."
+    assert await click(teams, bot, card, "case.reply", text=draft) == 200
+    # the tone check comes to the agent alone, as a card to send anyway or change
+    [review] = await teams.wait_for(lambda: [p for c in teams.chats.values() if c.user_id == AGENT
+                                             for p in c.posts], what="the tone check")
+    assert not receiver.delivered
+    again = buttons(review)["case.reply"]
+    assert again != buttons(card)["case.reply"]  # the reference now carries the warnings shown
+    activity = teams.card_submit({"action": "case.reply", "value": again, "text": draft},
+                                 reply_to_id=review.id, conversation_id=card.conversation_id,
+                                 user=person(AGENT))  # (as if from the 1:1 chat: the click is the same)
+    assert (await teams.deliver(bot.url("/api/messages"), activity)).status == 200
+    delivered = await receiver.wait_for(lambda: list(receiver.delivered.values()))
+    assert delivered[0]["text"] == draft
+
+
+async def test_threat_text_is_shown_only_to_who_asks(teams_bot: StartBot, teams: FakeBotFramework) -> None:
+    bot = await teams_bot()
+    threat = "Ik weet waar jullie filiaal in Utrecht zit, ik kom vanavond met een mes voor die kassamedewerker"
+    await bot.post_mentions([mention(7, text=threat)])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    assert "kassamedewerker" not in text_of(card) and "case.show" in buttons(card)
+    assert await click(teams, bot, card, "case.show") == 200
+    chat = await teams.wait_for(lambda: next((c for c in teams.chats.values() if c.user_id == AGENT
+                                              and c.posts), None), what="a 1:1 chat with the agent")
+    assert "kassamedewerker" in json.dumps(chat.posts[-1].activity, ensure_ascii=False)
+    assert not any("kassamedewerker" in json.dumps(r.activity, ensure_ascii=False) for r in card.replies)
+
+
+async def test_commands_in_the_chat_with_the_bot(teams_bot: StartBot, teams: FakeBotFramework) -> None:
+    bot = await teams_bot()
+    await bot.post_mentions([mention(10)])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    assert await click(teams, bot, card, "case.claim") == 200
+    await teams.wait_for(lambda: card.history, what="the claim on the card")
+    # `mijn` as a new post to @webcare in the channel: the answer comes privately
+    ask = teams.channel_message("mijn", user=person(AGENT))
+    assert (await teams.deliver(bot.url("/api/messages"), ask)).status == 200
+    [answer] = await teams.wait_for(lambda: private(teams, AGENT), what="the answer to `mijn`")
+    assert "klant10" in answer and "Waar blijft mijn pakket? (10)" in answer
+    # the same delivery again (Teams retries) gives no second answer; `hulp` explains the words
+    assert (await teams.deliver(bot.url("/api/messages"), ask)).status == 200
+    help_ = teams.channel_message("hulp", user=person(AGENT))
+    assert (await teams.deliver(bot.url("/api/messages"), help_)).status == 200
+    told = await teams.wait_for(lambda: len(private(teams, AGENT)) >= 2 and private(teams, AGENT))
+    assert len(told) == 2 and "telaat" in told[1]
+    # `crisis` is for managers and spokespersons: an agent is refused (and it is audited)
+    crisis = teams.channel_message("crisis levering", user=person(AGENT))
+    assert (await teams.deliver(bot.url("/api/messages"), crisis)).status == 200
+    refused = await teams.wait_for(lambda: len(private(teams, AGENT)) >= 3 and private(teams, AGENT))
+    assert "woordvoerder" in refused[2].lower() or "manager" in refused[2].lower()

@@ -68,6 +68,10 @@ class RecordingChat:
         """Nothing is ever half-sent in a replay."""
         return None
 
+    def is_person(self, to: str) -> bool:
+        """As on Slack, the replay's chat: user ids start with U or W."""
+        return to[:1] in ("U", "W")
+
     async def direct_channel(self, user: str) -> str:
         """The direct channel of `user` (Slack's conversations.open, cached by the transport)."""
         return f"D:{user}"

@@ -104,6 +104,10 @@ class SurgeLevels(Strict):
         return [self.watch, self.alert, self.crisis]
 
 
+PERSON_ID = r"^([UW][A-Z0-9]{2,}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$"
+"""A Slack user id, or a Microsoft Entra object id (Teams)."""
+
+
 class SurgeConfig(Strict):
     """Surge detection per organisation, topic and thread (every key: the module docstring)."""
 
@@ -133,8 +137,8 @@ class SurgeConfig(Strict):
     card_min: int = Field(default=3, ge=1, description="messages before a cluster gets a card of its own")
     cluster_cards: int = Field(default=5, ge=0, le=50, description="largest groups with a card of their own")
     collapse: bool = Field(default=True, description="a thread in a surge: cluster cards, not one card each")
-    security: list[Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]] = Field(
-        default_factory=list, description="security/legal contacts: told of threats")
+    security: list[Annotated[str, Field(pattern=PERSON_ID)]] = Field(
+        default_factory=list, description="security/legal contacts (Slack or Entra ids): told of threats")
     cluster_threshold: float = Field(default=0.5, gt=0, lt=1, description="similarity to join a cluster")
 
     @model_validator(mode="after")

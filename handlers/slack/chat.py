@@ -89,6 +89,10 @@ class SlackChat:
                 return None
         return None
 
+    def is_person(self, to: str) -> bool:
+        """Slack user ids start with U or W; channels with C, G or D."""
+        return to[:1] in ("U", "W")
+
     async def direct_channel(self, user: str) -> str:
         """Open (or find) the bot's direct conversation with `user` (conversations.open)."""
         if user not in self._direct:

@@ -479,9 +479,11 @@ def _tone_line(t: Translator, w: ToneWarning, source: str) -> str:
     return md(f"tone.{w.code.value}", evidence=", ".join(f"'{escape(e)}'" for e in w.evidence))
 
 
-def review_card(t: Translator, form: ReplyForm, *, value: str, max_length: int | None = None) -> dict[str, Any]:
+def review_card(t: Translator, form: ReplyForm, *, value: str, max_length: int | None = None,
+                approval: str = "") -> dict[str, Any]:
     """The tone check of a reply (Slack shows it in the reply modal): the warnings, then the text to
-    send anyway or change. `value` is the reply reference that carries the warnings already shown."""
+    send anyway or change. `value` is the reply reference that carries the warnings already shown;
+    `approval` ("yes": the agent asked for the spokesperson) goes along with the send."""
     md = markdown(t)
     review = form.review
     assert review is not None
@@ -496,4 +498,8 @@ def review_card(t: Translator, form: ReplyForm, *, value: str, max_length: int |
     if max_length:
         text["maxLength"] = max_length
     body.append(text)
-    return _card(body, [_submit(t("modal.reply.send_anyway"), CardAction.REPLY, value, "positive")])
+    send = _submit(t("modal.reply.send_anyway"), CardAction.REPLY, value, "positive")
+    if approval == "yes":
+        send["data"]["approval"] = "yes"
+        body.append(_small(markdown(t)("modal.reply.needs_approval")))
+    return _card(body, [send])

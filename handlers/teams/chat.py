@@ -69,17 +69,14 @@ class TeamsChat:
         self._posted: OrderedDict[str, MessageRef] = OrderedDict()
 
     def heard_from(self, activity: dict[str, Any]) -> None:
-        """Keep the Bot Connector address and tenant of the latest (verified) activity."""
+        """Keep the Bot Connector address of the latest activity (verified, from Teams, our tenant)."""
         url = activity.get("serviceUrl")
         if isinstance(url, str) and url.startswith(("https://", "http://")) and url != self.service_url:
             log.info("Teams: Bot Connector is now %s", url)
             self.service_url = url
-        tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
-        if isinstance(tenant, str) and tenant and self._tenant is None:
-            self._tenant = tenant
         sender = activity.get("from") or {}
         if sender.get("aadObjectId") and sender.get("name"):
-            self._names[str(sender["aadObjectId"])] = (str(sender["name"]), float("inf"))
+            self._names[str(sender["aadObjectId"]).lower()] = (str(sender["name"]), float("inf"))
 
     async def named(self, content: dict[str, Any]) -> dict[str, Any]:
         """The card with people's Entra ids in its texts replaced by their names, where known.
@@ -131,6 +128,10 @@ class TeamsChat:
         """A post this process made with `marker` (Teams cannot be searched: see the module's note)."""
         return self._posted.get(marker)
 
+    def is_person(self, to: str) -> bool:
+        """People are Entra object ids; conversations are `19:…` or `a:…`."""
+        return ENTRA_ID.fullmatch(to) is not None
+
     async def direct_channel(self, user: str) -> str:
         """The bot's 1:1 chat with `user` (by Entra object id), created once per process."""
         if user not in self._direct:
@@ -174,10 +175,11 @@ class TeamsChat:
         """Update a cluster card in place."""
         await self._update(ref, cards.cluster_card(self._t, card), card)
 
-    async def tell(self, conversation: str, text: str) -> None:
-        """A plain message in a conversation (a refusal, or an answer to the person who clicked)."""
-        await self._connector.send(self.service_url, conversation, {"type": "message", "text": text,
-                                                                      "textFormat": "plain"})
+    async def tell(self, conversation: str, text: str, *, markdown: bool = False) -> None:
+        """A message in a conversation (a refusal, or an answer to the person who clicked or asked)."""
+        activity = await self.named({"type": "message", "text": text,
+                                     "textFormat": "markdown" if markdown else "plain"})
+        await self._connector.send(self.service_url, conversation, activity)
 
     def _case(self, card: CaseCard) -> dict[str, Any]:
         limit = self._sinks.capabilities(card.source).max_length if self._sinks else None

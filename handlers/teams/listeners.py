@@ -8,7 +8,9 @@ answer. People are known by their Microsoft Entra object id (`from.aadObjectId`,
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -26,9 +28,11 @@ from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, replies, surges
 from bot.services.inbound import first_time
 from bot.sql import upsert
+from handlers.teams import commands
 
 log = logging.getLogger(__name__)
-MENTION = re.compile(r"<at>.*?</at>", re.S)
+MENTION = re.compile(r"<at>(.*?)</at>", re.S)
+BREAK = re.compile(r"<br\s*/?>|</(p|div|li)>", re.I)
 TAG = re.compile(r"<[^>]+>")
 
 
@@ -52,6 +56,9 @@ class Outcome:
     """What the person who acted should be told in the conversation (None: the card says it all)."""
 
     message: str | None = None
+    """For the person alone (never in the channel): e.g. the text behind a content warning."""
+    answer: str | None = None
+    """An answer to a command: privately when possible, else where it was asked."""
     review: replies.Review | None = None
 
 
@@ -59,9 +66,10 @@ Handler = Callable[[AsyncSession, Click], Awaitable[Outcome | None]]
 
 
 def user_of(activity: dict[str, Any]) -> str:
-    """The person behind an activity: the Entra object id (roles.teams), else the Teams id."""
-    sender = activity.get("from") or {}
-    return str(sender.get("aadObjectId") or sender.get("id") or "")
+    """The person behind an activity: their Entra object id in lower case, as roles.teams lists them.
+
+    "" when there is none (a bot, or a guest Teams did not identify): such activities are ignored."""
+    return str((activity.get("from") or {}).get("aadObjectId") or "").lower()[:64]
 
 
 def click_of(activity: dict[str, Any]) -> Click | None:
@@ -77,9 +85,13 @@ def click_of(activity: dict[str, Any]) -> Click | None:
 
 
 def plain_text(activity: dict[str, Any]) -> str:
-    """A message's text without the bot's @mention and without Teams' HTML."""
-    raw = str(activity.get("text") or "")
-    return html.unescape(TAG.sub("", MENTION.sub("", raw))).strip()
+    """A message's text without the bot's @mention and without Teams' HTML (paragraphs kept as lines).
+
+    A colleague's @mention stays as their name."""
+    bot = str((activity.get("recipient") or {}).get("name") or "")
+    raw = MENTION.sub(lambda m: "" if m.group(1) == bot else m.group(1), str(activity.get("text") or ""))
+    text = html.unescape(TAG.sub("", BREAK.sub("\n", raw)))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def thread_of(activity: dict[str, Any]) -> tuple[str, str] | None:
@@ -242,13 +254,22 @@ async def thread_message(rt: Runtime, session: AsyncSession, *, channel: str, ro
         await experts.answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=rt.coord)
 
 
+def delivery_key(activity: dict[str, Any]) -> str:
+    """What makes a delivery the same as an earlier one (Teams redelivers on timeouts): the
+    conversation and the activity id (channel message ids are only unique per conversation)."""
+    conversation = str((activity.get("conversation") or {}).get("id") or "")
+    ident = str(activity.get("id") or "") or hashlib.sha256(
+        json.dumps(activity, sort_keys=True, default=str).encode()).hexdigest()
+    return f"teams:{hashlib.sha256(conversation.encode()).hexdigest()[:16]}:{ident}"[:200]
+
+
 async def remember_person(session: AsyncSession, activity: dict[str, Any]) -> None:
     """Keep the sender's display name, so that cards show names where roles and owners are ids."""
     sender = activity.get("from") or {}
-    person, name = sender.get("aadObjectId"), str(sender.get("name") or "").strip()
-    if isinstance(person, str) and person and name:
+    person, name = user_of(activity), str(sender.get("name") or "").strip()
+    if person and name:
         await session.execute(upsert(session, ChatPerson, ["id"], ["name", "updated_at"]),
-                              [{"id": person[:64], "name": name[:200], "updated_at": utcnow()}])
+                              [{"id": person, "name": name[:200], "updated_at": utcnow()}])
 
 
 async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any]) -> Outcome | None:
@@ -258,7 +279,9 @@ async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any
     has been rolled back and is audited by the caller.
     """
     click = click_of(activity)
-    key = f"teams:{activity.get('id') or ''}"
+    key = delivery_key(activity)
+    if click is not None and not click.user:
+        return None
     if click is not None:
         run = table.get(click.action)
         if run is None:
@@ -271,7 +294,18 @@ async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any
             return await run(session, click)
     place = thread_of(activity)
     text = plain_text(activity)
-    if activity.get("type") != "message" or place is None or not text or not user_of(activity):
+    if activity.get("type") != "message" or not text or not user_of(activity):
+        return None
+    personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
+    asked = commands.command_of(text)
+    if asked is not None and (personal or place is None or place[1] == str(activity.get("id"))):
+        async with rt.uow() as session:  # a command: in the bot's 1:1 chat, or a new post to @webcare
+            if not await first_time(session, key=key, now=utcnow()):
+                return None
+            await remember_person(session, activity)
+        answer = await commands.run(rt, command=asked[0], rest=asked[1], user_id=user_of(activity))
+        return Outcome(answer=answer)
+    if place is None:
         return None
     async with rt.uow() as session:
         if await first_time(session, key=key, now=utcnow()):

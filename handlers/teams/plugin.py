@@ -7,10 +7,12 @@ token (handlers/teams/auth.py); the activity is handled before the answer, in on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -48,13 +50,25 @@ def install(app: web.Application, rt: Runtime) -> None:
         return
 
     env = settings.env
+    tenant = settings.config.teams.tenant_id or env.microsoft_app_tenant_id
+    if tenant is None:
+        message = ("Teams is not configured: set teams.tenant_id in app.yaml (or MICROSOFT_APP_TENANT_ID): "
+                   "activities from other tenants are refused")
+        log.warning(message)
+
+        async def no_tenant(request: web.Request) -> web.Response:
+            return web.json_response({"error": message}, status=503)
+
+        app.router.add_post("/api/messages", no_tenant)
+        return
     timeout = max(1.0, settings.config.outbox.lease.total_seconds() / 2)
     connector = _connector(settings, timeout=timeout)
     auth = InboundAuth(app_id=env.microsoft_app_id or "", openid_url=env.bot_openid_metadata_url)
     chat = TeamsChat(connector, rt.t, service_url=str(settings.config.teams.service_url),
-                     tenant_id=env.microsoft_app_tenant_id, sinks=rt.sinks, maker=rt.maker)
+                     tenant_id=tenant, sinks=rt.sinks, maker=rt.maker)
     rt.chat = chat
     table = listeners.handlers(rt)
+    answering: set[asyncio.Task[None]] = set()
 
     async def messages(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -69,12 +83,20 @@ def install(app: web.Application, rt: Runtime) -> None:
         except Unauthorized as exc:
             log.warning("Teams: refused an activity: %s", exc)
             return web.json_response({"error": "unauthorized"}, status=401)
+        refused = _foreign(activity, tenant)
+        if refused:
+            log.warning("Teams: ignored an activity %s", refused)
+            return web.json_response({"error": refused}, status=403)
         chat.heard_from(activity)
         try:
-            await _handle(rt, chat, table, activity)
+            answer = await _handle(rt, table, activity)
         finally:
             rt.metrics.ack_latency.labels(kind=f"teams.{activity.get('type', '?')}").observe(
                 time.perf_counter() - started)
+        if answer is not None:  # after the 200: Teams gives an activity about 15 s
+            task = asyncio.create_task(_answer(rt, chat, answer), name="teams-answer")
+            answering.add(task)
+            task.add_done_callback(answering.discard)
         if activity.get("type") == "invoke":
             return web.json_response({}, status=200)
         return web.Response(status=200)
@@ -83,49 +105,91 @@ def install(app: web.Application, rt: Runtime) -> None:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield
+        if answering:
+            await asyncio.wait(answering, timeout=5)
         await connector.close()
         await auth.close()
 
     app.cleanup_ctx.append(lifecycle)
 
 
-async def _handle(rt: Runtime, chat: TeamsChat, table: dict[str, listeners.Handler],
-                  activity: dict[str, Any]) -> None:
-    """Run the activity's service call; tell the person who acted what they need to know."""
+@dataclass(frozen=True)
+class Answer:
+    """What the person who acted is told, after Teams got its 200: privately when the bot can reach
+    them in a 1:1 chat, else in the conversation they acted in (the private text never goes there)."""
+
+    user: str
+    conversation: str
+    text: str | None = None
+    card: dict[str, Any] | None = None
+    summary: str = ""
+    private_only: bool = False
+    markdown: bool = False
+
+
+async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: dict[str, Any]) -> Answer | None:
+    """Run the activity's service call (before Teams gets its answer); what to tell the person after."""
     conversation = str((activity.get("conversation") or {}).get("id") or "")
+    user = listeners.user_of(activity)
     if activity.get("type") == "conversationUpdate":
         _log_installation(activity)
-        return
+        return None
     try:
         outcome = await listeners.handle(rt, table, activity)
     except WebcareError as exc:
         if isinstance(exc, NotAllowed):
             await _audit(rt, exc, activity)
         log.info("Teams: refused: %s", exc)
-        await _tell(chat, conversation, _refusal(rt, exc))
-        return
+        return Answer(user, conversation, text=_refusal(rt, exc))
     except Exception:  # a bug or the database away: the person gets a reference, the log the cause
         log.exception("Teams: activity %s could not be handled", activity.get("id"))
-        await _tell(chat, conversation, rt.t("error.unexpected", cid=correlation_id.get()))
-        return
+        return Answer(user, conversation, text=rt.t("error.unexpected", cid=correlation_id.get()))
     if outcome is None:
-        return
-    if outcome.message:  # shown to the person alone (e.g. the text behind a content warning)
-        user = listeners.user_of(activity)
-        try:
-            await _tell(chat, await chat.direct_channel(user), outcome.message)
-        except Exception:  # the person cannot be reached privately: say so in the thread, not the text
-            log.exception("Teams: could not open a private chat with %s", user)
-    review = outcome.review
-    click = listeners.click_of(activity)
+        return None
+    if outcome.message:  # e.g. the text behind a content warning: to the person alone
+        return Answer(user, conversation, text=outcome.message, private_only=True)
+    if outcome.answer:
+        return Answer(user, conversation, text=outcome.answer, markdown=True)
+    review, click = outcome.review, listeners.click_of(activity)
     if review is not None and click is not None:  # the tone check: the warnings and the text, to send anyway
         ref = replies.parse_reply_ref(click.value)
         card = cards.review_card(rt.t, review.form, value=replies.reply_ref_value(ref.case, review.warned),
-                                 max_length=review.form.max_length)
-        try:
-            await chat.post_form(conversation, card, summary=rt.t("modal.reply.review"))
-        except Exception:  # the agent sees nothing happen; the log has the cause
-            log.exception("Teams: could not show the tone check in %s", conversation)
+                                 max_length=review.form.max_length, approval=click.text("approval"))
+        return Answer(user, conversation, card=card, summary=rt.t("modal.reply.review"))
+    return None
+
+
+async def _answer(rt: Runtime, chat: TeamsChat, answer: Answer) -> None:
+    """Tell the person: in their 1:1 chat with the bot, else (unless private) where they acted."""
+    async def send(conversation: str) -> None:
+        if answer.card is not None:
+            await chat.post_form(conversation, answer.card, summary=answer.summary)
+        else:
+            await chat.tell(conversation, answer.text or "", markdown=answer.markdown)
+
+    try:
+        await send(await chat.direct_channel(answer.user))
+        return
+    except Exception as exc:  # the app is not installed for this person: their 1:1 chat cannot be opened
+        log.info("Teams: no 1:1 chat with %s (%s)", answer.user, exc)
+    try:
+        if answer.private_only:
+            await chat.tell(answer.conversation, rt.t("teams.no_private_chat"))
+        else:
+            await send(answer.conversation)
+    except Exception:  # the person cannot be told; the log has the cause
+        log.exception("Teams: could not answer in %s", answer.conversation)
+
+
+def _foreign(activity: dict[str, Any], tenant: str) -> str | None:
+    """Why an activity is not ours to act on (not from Teams, or from another tenant), else None."""
+    if activity.get("channelId") != "msteams":
+        return f"from channel {str(activity.get('channelId'))[:40]!r}, not Teams"
+    data_tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
+    their = str(data_tenant or (activity.get("conversation") or {}).get("tenantId") or "").lower()
+    if their != tenant.lower():
+        return f"from tenant {their[:40]!r}, not ours"
+    return None
 
 
 def _connector(settings: Settings, *, timeout: float) -> BotConnector:
@@ -143,15 +207,6 @@ def _refusal(rt: Runtime, error: WebcareError) -> str:
         roles = str(error.params.get("role")).split("/")
         params["role"] = rt.t("role.or").join(rt.t(f"role.{r}") for r in roles)
     return rt.t(error.key, **params)
-
-
-async def _tell(chat: TeamsChat, conversation: str, text: str) -> None:
-    if not conversation:
-        return
-    try:
-        await chat.tell(conversation, text)
-    except Exception:  # the person cannot be told; the log has the cause
-        log.exception("Teams: could not answer in %s", conversation)
 
 
 async def _audit(rt: Runtime, exc: NotAllowed, activity: dict[str, Any]) -> None:
