@@ -320,9 +320,10 @@ class Server:
 
     def __init__(self, *, db: Database, slack: FakeSlack, workdir: Path,
                  profile: Path | None = None, code: Path | None = None,
-                 config: dict[str, Any] | None = None) -> None:
+                 config: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> None:
         self.db, self.slack, self.workdir, self.profile = db, slack, workdir, profile
         self.config = config  # app.yaml overrides (deep-merged into write_config's)
+        self.extra_env = env or {}  # more environment (e.g. the Microsoft variables for Teams)
         self.code = code or ROOT  # the source tree the server imports (A/B a patched copy)
         self.port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
@@ -347,6 +348,7 @@ class Server:
             "PYTHONPATH": os.pathsep.join(p for p in (str(self.code), os.environ.get("PYTHONPATH")) if p),
         }
         env.pop("SLACK_APP_TOKEN", None)
+        env.update(self.extra_env)
         serve = [str(VENV_BIN / "webcare"), "serve", "--config", str(config)]
         if self.profile is not None:  # cProfile writes the file when the server exits on SIGINT
             serve = [str(VENV_BIN / "python"), "-m", "cProfile", "-o", str(self.profile), *serve]
@@ -418,6 +420,7 @@ class Server:
 async def running(kind: str, *, profile: Path | None = None, code: Path | None = None,
                   keep_workdir: bool = False, config: dict[str, Any] | None = None,
                   pg_admin_url: str = PG_ADMIN_URL, pg_db: str = PG_BENCH_DB,
+                  env: dict[str, str] | None = None,
                   ) -> AsyncIterator[tuple[Server, FakeSlack, Database]]:
     """A fresh database, a FakeSlack paced like Slack (1 post/s per channel, burst 3) and the server.
 
@@ -425,7 +428,8 @@ async def running(kind: str, *, profile: Path | None = None, code: Path | None =
     with _workdir(keep_workdir) as workdir:
         async with database(kind, workdir, pg_admin_url, pg_db) as db, \
                 FakeSlack(bot_token=BOT_TOKEN, post_rate_per_s=1.0, post_burst=3) as slack:
-            server = Server(db=db, slack=slack, workdir=workdir, profile=profile, code=code, config=config)
+            server = Server(db=db, slack=slack, workdir=workdir, profile=profile, code=code, config=config,
+                            env=env)
             await server.start()
             try:
                 yield server, slack, db

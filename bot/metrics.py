@@ -36,7 +36,8 @@ class Metrics:
         self.ratelimited = Counter(
             "webcare_ratelimited", "HTTP 429 answers seen from providers", ["lane"], registry=r)
         self.ack_latency = Histogram(
-            "webcare_slack_ack_seconds", "Time to acknowledge a Slack request", ["kind"],
+            "webcare_slack_ack_seconds", "Time to acknowledge a chat request (Slack; Teams: kind teams.*)",
+            ["kind"],
             buckets=ACK_BUCKETS, registry=r)
         self.slack_retries_dropped = Counter(
             "webcare_slack_retries_dropped", "Slack event retries recognised and dropped", registry=r)

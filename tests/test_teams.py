@@ -39,14 +39,6 @@ async def teams() -> AsyncIterator[FakeBotFramework]:
         yield fake
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[ReplyReceiver]:
-    r = ReplyReceiver(WEBHOOK_SECRET)
-    await r.start()
-    yield r
-    await r.stop()
-
-
 def teams_settings(*, db_url: str, fake: FakeBotFramework, reply_url: str, **overrides: Any) -> Settings:
     """Settings as `webcare serve` builds them for a team that works in Teams."""
     cfg = _merge(base_config(chat="teams", teams={"channel": fake.channel_id, "service_url": fake.service_url,
@@ -310,3 +302,30 @@ async def test_commands_in_the_chat_with_the_bot(teams_bot: StartBot, teams: Fak
     assert (await teams.deliver(bot.url("/api/messages"), crisis)).status == 200
     refused = await teams.wait_for(lambda: len(private(teams, AGENT)) >= 3 and private(teams, AGENT))
     assert "woordvoerder" in refused[2].lower() or "manager" in refused[2].lower()
+
+
+EXPERT = "e0e0e0e0-1111-4222-8333-444455556666"
+
+
+async def test_expert_is_asked_in_a_private_chat_and_the_answer_becomes_the_draft(
+        teams_bot: StartBot, teams: FakeBotFramework) -> None:
+    bot = await teams_bot(roles={"teams": {"experts": {"levering": [EXPERT]}}})
+    late = "Waar blijft mijn pakket? De bezorging is al drie dagen te laat"
+    await bot.post_mentions([mention(11, text=late)])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    assert await click(teams, bot, card, "case.ask_expert", question="Klopt het dat de bus vastzit?") == 200
+    # the question reaches the expert by Entra id, in a 1:1 chat, with a form to answer
+    chat = await teams.wait_for(lambda: next((c for c in teams.chats.values()
+                                              if c.user_id == EXPERT and c.posts), None),
+                                what="the question in the expert's chat")
+    question = chat.posts[0]
+    assert "Klopt het dat de bus vastzit?" in text_of(question)
+    value = {"action": "expert.answer", "value": buttons(question)["expert.answer"],
+             "answer": "Ja, morgen wordt alles bezorgd."}
+    activity = teams.card_submit(value, reply_to_id=question.id, conversation_id=chat.id,
+                                 user=person(EXPERT, "Eva Expert"))
+    activity["conversation"]["conversationType"] = "personal"
+    assert (await teams.deliver(bot.url("/api/messages"), activity)).status == 200
+    # the card's thread says the expert answered (by name), and the answer is waiting as the draft
+    await teams.wait_for(lambda: any("Eva Expert" in json.dumps(r.activity, ensure_ascii=False)
+                                     for r in card.replies), what="the expert's answer on the card")

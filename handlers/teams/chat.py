@@ -96,10 +96,12 @@ class TeamsChat:
         missing = sorted(i for i in ids if self._names.get(i, (None, 0.0))[1] < now)
         if missing and self._maker is not None:
             async with self._maker() as session:
-                found = dict((await session.execute(
-                    select(ChatPerson.id, ChatPerson.name).where(ChatPerson.id.in_(missing)))).tuples().all())
-            for i in missing:
-                self._names[i] = (found[i], float("inf")) if i in found else (None, now + UNKNOWN_FOR)
+                rows = await session.execute(
+                    select(ChatPerson.id, ChatPerson.name).where(ChatPerson.id.in_(missing)))
+                found = {person: name for person, name in rows}
+            for i in missing:  # a name heard meanwhile (the person just acted) is kept
+                if i in found or self._names.get(i, (None, 0.0))[0] is None:
+                    self._names[i] = (found[i], float("inf")) if i in found else (None, now + UNKNOWN_FOR)
         names = {i: escape(n) for i in ids if (n := self._names.get(i, (None, 0.0))[0])}
         if not names:
             return content
