@@ -32,7 +32,7 @@ def summary(case: Case, mention: Mention) -> CaseSummary:
 def _ref(value: str | None) -> MessageRef | None:
     if not value or "/" not in value:
         return None
-    channel, ts = value.split("/", 1)
+    channel, ts = value.rsplit("/", 1)  # a Teams conversation id may hold a slash; message ids do not
     return MessageRef(channel, ts)
 
 

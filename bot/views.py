@@ -152,6 +152,8 @@ class CoordinationView:
     approval_pending: bool = False
     experts_asked: tuple[str, ...] = ()
     expert_answered_by: str | None = None
+    expert_draft: str | None = None
+    """The expert's answer while no reply has gone out since: the reply starts from it (Teams' form)."""
     snoozed_until: datetime | None = None
     snooze_reason: str | None = None
 

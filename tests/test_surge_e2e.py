@@ -97,7 +97,9 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
     assert stored == 320 and clustered >= 200
     assert counted == clustered  # every mention stays stored and counted in its cluster
     # one storm card in the mention channel counts every clustered message (updated in place)
-    storms = [m for m in fake_slack.messages[CHANNEL] if m["text"].startswith("Storm:")]
+    storms = await fake_slack.wait_for(  # (posted at the channel's pace: it may queue behind cards)
+        lambda: [m for m in fake_slack.messages[CHANNEL] if m["text"].startswith("Storm:")], timeout=10,
+        what="the storm card")
     assert len(storms) == 1
     await fake_slack.wait_for(lambda: f"Storm: {counted} berichten" in card_text(storms[0]), timeout=10)
     # it links to the cluster cards (which say when they counted: the storm card keeps counting)

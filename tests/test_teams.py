@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.models import Case, CaseEvent, Reply
@@ -329,3 +330,43 @@ async def test_expert_is_asked_in_a_private_chat_and_the_answer_becomes_the_draf
     # the card's thread says the expert answered (by name), and the answer is waiting as the draft
     await teams.wait_for(lambda: any("Eva Expert" in json.dumps(r.activity, ensure_ascii=False)
                                      for r in card.replies), what="the expert's answer on the card")
+    form = await teams.wait_for(lambda: next((n for n in walk(card_of(card)) if n.get("id") == "text"
+                                              and n.get("value")), None), what="the draft in the reply form")
+    assert form["value"] == "Ja, morgen wordt alles bezorgd."
+
+
+async def test_check_gets_a_token_with_the_credentials(db_url: str, teams: FakeBotFramework,
+                                                       receiver: ReplyReceiver) -> None:
+    from handlers.teams.plugin import check
+
+    good = teams_settings(db_url=db_url, fake=teams, reply_url=receiver.url)
+    assert await check(good) == []
+    wrong_password = good.env.model_copy(update={"microsoft_app_password": SecretStr("wrong")})
+    wrong = Settings(config=good.config, env=wrong_password)
+    [problem] = await check(wrong)
+    assert problem.startswith("teams: ") and "MICROSOFT_APP_PASSWORD" in problem
+    missing = Settings(config=good.config, env=good.env.model_copy(update={"microsoft_app_id": None}))
+    assert (await check(missing))[0].startswith("teams: not configured: set MICROSOFT_APP_ID")
+
+
+async def test_expert_answers_by_writing_in_the_chat_with_the_bot(teams_bot: StartBot,
+                                                                   teams: FakeBotFramework) -> None:
+    bot = await teams_bot(roles={"teams": {"experts": {"levering": [EXPERT]}}})
+    await bot.post_mentions([mention(12, text="De bezorging van mijn pakket is al een week te laat")])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    assert await click(teams, bot, card, "case.ask_expert", question="Wat is hier aan de hand?") == 200
+    chat = await teams.wait_for(lambda: next((c for c in teams.chats.values()
+                                              if c.user_id == EXPERT and c.posts), None), what="the question")
+    # the expert just types in the chat (it has no threads): that answers the open question
+    message = teams.channel_message("De vrachtwagen had pech, morgen komt alles.", user=person(EXPERT, "Eva"))
+    message["conversation"] = {"id": chat.id, "conversationType": "personal", "tenantId": teams.tenant_id}
+    assert (await teams.deliver(bot.url("/api/messages"), message)).status == 200
+    form = await teams.wait_for(lambda: next((n for n in walk(card_of(card)) if n.get("id") == "text"
+                                              and n.get("value")), None), what="the draft in the reply form")
+    assert form["value"] == "De vrachtwagen had pech, morgen komt alles."
+    # anything else typed there gets the help text
+    other = teams.channel_message("hallo?", user=person(EXPERT, "Eva"))
+    other["conversation"] = {"id": chat.id, "conversationType": "personal", "tenantId": teams.tenant_id}
+    assert (await teams.deliver(bot.url("/api/messages"), other)).status == 200
+    await teams.wait_for(lambda: any("cijfers" in json.dumps(p.activity, ensure_ascii=False)
+                                     for p in chat.posts), what="the help text")

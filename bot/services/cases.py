@@ -337,12 +337,14 @@ async def load_card(session: AsyncSession, case_id: int, *, sinks: Sinks,
         hidden=latest.hidden, liked=latest.liked_at is not None, triage=_triage_view(case, latest),
         compact=compact_skipped and case.decision == "skip" and case.status == CaseStatus.OPEN
         and case.owner is None,
-        coordination=await _coordination_view(session, case, now),
+        coordination=await _coordination_view(session, case, now,
+                                              last_reply_at=last.created_at if last else None),
         threat=latest.threat,
     )
 
 
-async def _coordination_view(session: AsyncSession, case: Case, now: datetime) -> CoordinationView | None:
+async def _coordination_view(session: AsyncSession, case: Case, now: datetime, *,
+                             last_reply_at: datetime | None = None) -> CoordinationView | None:
     """The case's running clocks, promises, pending approval, expert question and snooze."""
     running = list(await session.scalars(
         select(Clock).where(Clock.case_id == case.id, Clock.stopped_at.is_(None))))
@@ -365,6 +367,9 @@ async def _coordination_view(session: AsyncSession, case: Case, now: datetime) -
         approval_pending=pending,
         experts_asked=tuple(experts.experts) if experts is not None and experts.state == "open" else (),
         expert_answered_by=experts.answered_by if experts is not None and experts.state == "answered" else None,
+        expert_draft=experts.answer if experts is not None and experts.state == "answered" and (
+            last_reply_at is None or (experts.answered_at is not None and experts.answered_at > last_reply_at))
+        else None,
         snoozed_until=snoozed, snooze_reason=case.snooze_reason if snoozed else None,
     )
     return None if view == CoordinationView() else view

@@ -131,6 +131,21 @@ async def answer_in_thread(
     return await answer(session=session, ref=request.ref, actor=user, text=text, now=now, coord=coord)
 
 
+async def answer_in_direct_chat(
+    *, session: AsyncSession, channel: str, user: str, text: str, now: datetime, coord: Coord,
+) -> ExpertRequest | None:
+    """A chat without threads (Teams' 1:1 chat): what the expert writes there answers the newest open
+    question we asked them in it (None if none is open)."""
+    threads = await session.scalars(
+        select(DirectThread).where(DirectThread.channel == channel, DirectThread.user == user,
+                                   DirectThread.kind == "expert").order_by(DirectThread.id.desc()).limit(20))
+    for thread in threads:
+        request = await session.get(ExpertRequest, thread.subject_id)
+        if request is not None and request.state == ExpertState.OPEN:
+            return await answer(session=session, ref=request.ref, actor=user, text=text, now=now, coord=coord)
+    return None
+
+
 async def answer_in_card_thread(
     session: AsyncSession, case_id: int, *, user: str, text: str, now: datetime, coord: Coord,
 ) -> ExpertRequest | None:

@@ -233,6 +233,10 @@ def _reply_form(t: Translator, card: CaseCard, value: str, max_length: int | Non
                   isMultiline=True, isRequired=True)
     if max_length:
         text["maxLength"] = max_length
+    draft = card.coordination.expert_draft if card.coordination else None
+    if draft:  # as Slack's reply modal: the expert's answer is where the reply starts
+        text["value"] = draft
+        hint += " " + t("modal.reply.expert_draft")
     items = [_small(escape(hint)), text]
     if card.triage is not None and card.triage.needs_approval:
         items.append(_small(markdown(t)("modal.reply.needs_approval")))

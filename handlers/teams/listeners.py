@@ -29,6 +29,7 @@ from bot.services import approvals, cases, experts, ownership, promises, replies
 from bot.services.inbound import first_time
 from bot.sql import upsert
 from handlers.teams import commands
+from handlers.teams.markdown import markdown
 
 log = logging.getLogger(__name__)
 MENTION = re.compile(r"<at>(.*?)</at>", re.S)
@@ -305,6 +306,16 @@ async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any
             await remember_person(session, activity)
         answer = await commands.run(rt, command=asked[0], rest=asked[1], user_id=user_of(activity))
         return Outcome(answer=answer)
+    if personal:  # the 1:1 chat has no threads: an expert's message answers their open question
+        conversation = str((activity.get("conversation") or {}).get("id") or "")
+        async with rt.uow() as session:
+            if not await first_time(session, key=key, now=utcnow()):
+                return None
+            await remember_person(session, activity)
+            answered = await experts.answer_in_direct_chat(session=session, channel=conversation,
+                                                           user=user_of(activity), text=text, now=utcnow(),
+                                                           coord=rt.coord)
+        return None if answered else Outcome(answer=markdown(rt.t)("teams.help"))
     if place is None:
         return None
     async with rt.uow() as session:
