@@ -62,16 +62,20 @@ def teams_env(fake: FakeBotFramework) -> dict[str, str]:
             "BOT_OPENID_METADATA_URL": fake.openid_url}
 
 
+def _submits(node: Any) -> list[dict[str, Any]]:
+    """The data of every Action.Submit in a card, wherever it sits (actions, action sets, forms)."""
+    if isinstance(node, list):
+        return [d for n in node for d in _submits(n)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["data"]] if node.get("type") == "Action.Submit" and isinstance(node.get("data"), dict) else []
+    return own + [d for k, v in node.items() if k != "data" for d in _submits(v)]
+
+
 def claim_buttons(fake: FakeBotFramework) -> list[tuple[Any, str]]:
     """(post, claim value) of every card in the channel so far."""
-    out = []
-    for post in fake.threads.get(fake.channel_id, []):
-        for att in post.activity.get("attachments") or []:
-            for action in (att.get("content") or {}).get("actions") or []:
-                data = action.get("data") if isinstance(action, dict) else None
-                if isinstance(data, dict) and data.get("action") == "case.claim":
-                    out.append((post, data["value"]))
-    return out
+    return [(post, data["value"]) for post in list(fake.threads.get(fake.channel_id, []))
+            for data in _submits(post.activity.get("attachments") or []) if data.get("action") == "case.claim"]
 
 
 async def stream_mentions(url: str, *, rate: float, batch: int, stop: asyncio.Event) -> int:
@@ -101,6 +105,7 @@ async def run_one(kind: str, *, samples: int, click_rate: float, mention_rate: f
         await fake.wait_for(lambda: len(claim_buttons(fake)) >= 5, timeout=60, what="the first cards")
         latencies: list[float] = []
         bad = 0
+        seen: dict[str, tuple[Any, str]] = {}  # a card's claim button, kept after it was claimed
         cpu = CpuWindow(server)
         cpu.start()
         start = time.monotonic()
@@ -109,7 +114,8 @@ async def run_one(kind: str, *, samples: int, click_rate: float, mention_rate: f
                 delay = start + n / click_rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                post, value = random.choice(claim_buttons(fake))
+                seen.update({post.id: (post, value) for post, value in claim_buttons(fake)})
+                post, value = random.choice(list(seen.values()))
                 agent = random.choice(AGENTS)
                 activity = fake.card_submit({"action": "case.claim", "value": value}, reply_to_id=post.id,
                                             conversation_id=post.conversation_id,
@@ -130,8 +136,9 @@ async def run_one(kind: str, *, samples: int, click_rate: float, mention_rate: f
         return {"db": kind, "samples": len(latencies), "bad": bad, "seconds": seconds,
                 "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
                 "p99": percentile(latencies, 99), "max": max(latencies), "mentions": accepted,
-                "cards": len(claim_buttons(fake)), "server_p99": bucket_quantile(hist.get("buckets", {}), 0.99),
-                "cpu": window, "rss": server.peak_rss_mib()}
+                "cards": len(fake.threads.get(fake.channel_id, [])),
+                "server_p99": bucket_quantile(hist.get("buckets", {}), 0.99), "cpu": window,
+                "rss": server.peak_rss_mib()}
 
 
 def report(results: list[dict[str, Any]]) -> str:
