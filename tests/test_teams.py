@@ -202,8 +202,12 @@ async def test_unsigned_or_forged_activities_are_refused(teams_bot: StartBot, te
     assert (await teams.deliver(bot.url("/api/messages"), activity, aud="someone-else")).status == 401
     assert (await teams.deliver(bot.url("/api/messages"), activity,
                                 serviceurl="https://evil.example/")).status == 401
-    added = await teams.deliver(bot.url("/api/messages"), teams.bot_added())
+    added = await teams.deliver(bot.url("/api/messages"), teams.bot_added(team_name="Klantenservice"))
     assert added.status == 200
+    # the bot says hello in the team, with the id app.yaml needs (here it is already the card channel)
+    [hello] = await teams.wait_for(lambda: [p for p in teams.threads.get(teams.team_id, [])
+                                            if "Klantenservice" in json.dumps(p.activity)], what="the hello")
+    assert teams.channel_id in hello.activity["text"]
 
 
 async def test_message_in_card_thread_is_history(teams_bot: StartBot, teams: FakeBotFramework) -> None:

@@ -181,7 +181,14 @@ class TeamsChat:
         """A message in a conversation (a refusal, or an answer to the person who clicked or asked)."""
         activity = await self.named({"type": "message", "text": text,
                                      "textFormat": "markdown" if markdown else "plain"})
-        await self._connector.send(self.service_url, conversation, activity)
+        await self._send(conversation, activity)
+
+    async def _send(self, conversation: str, activity: dict[str, Any]) -> str:
+        """Post to a conversation: in a channel a new thread, elsewhere (a thread, a chat) a message."""
+        if is_channel(conversation):
+            return await self._connector.create_thread(self.service_url, channel_id=conversation,
+                                                       tenant_id=self._tenant, activity=activity)
+        return await self._connector.send(self.service_url, conversation, activity)
 
     def _case(self, card: CaseCard) -> dict[str, Any]:
         limit = self._sinks.capabilities(card.source).max_length if self._sinks else None
@@ -189,19 +196,13 @@ class TeamsChat:
 
     async def post_form(self, conversation: str, content: dict[str, Any], *, summary: str) -> None:
         """A card for the person who acted, in the conversation they acted in (e.g. the tone check)."""
-        activity = await self.named(_activity(content, summary))
-        await self._connector.send(self.service_url, conversation, activity)
+        await self._send(conversation, await self.named(_activity(content, summary)))
 
     async def _post(self, conversation: str, content: dict[str, Any], marker: str,
                     view: cards.Renderable | None = None, *, summary: str | None = None) -> MessageRef:
         activity = await self.named(
             _activity(content, summary or (cards.summary(self._t, view) if view is not None else None)))
-        if is_channel(conversation):
-            ts = await self._connector.create_thread(self.service_url, channel_id=conversation,
-                                                     tenant_id=self._tenant, activity=activity)
-        else:
-            ts = await self._connector.send(self.service_url, conversation, activity)
-        ref = MessageRef(channel=conversation, ts=ts)
+        ref = MessageRef(channel=conversation, ts=await self._send(conversation, activity))
         self._remember(marker, ref)
         return ref
 

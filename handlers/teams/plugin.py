@@ -125,6 +125,8 @@ class Answer:
     summary: str = ""
     private_only: bool = False
     markdown: bool = False
+    public: bool = False
+    """For everyone in the conversation (not a person's answer): never sent privately."""
 
 
 async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: dict[str, Any]) -> Answer | None:
@@ -132,8 +134,7 @@ async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: di
     conversation = str((activity.get("conversation") or {}).get("id") or "")
     user = listeners.user_of(activity)
     if activity.get("type") == "conversationUpdate":
-        _log_installation(activity)
-        return None
+        return _installed(rt, activity)
     try:
         outcome = await listeners.handle(rt, table, activity)
     except WebcareError as exc:
@@ -167,11 +168,12 @@ async def _answer(rt: Runtime, chat: TeamsChat, answer: Answer) -> None:
         else:
             await chat.tell(conversation, answer.text or "", markdown=answer.markdown)
 
-    try:
-        await send(await chat.direct_channel(answer.user))
-        return
-    except Exception as exc:  # the app is not installed for this person: their 1:1 chat cannot be opened
-        log.info("Teams: no 1:1 chat with %s (%s)", answer.user, exc)
+    if not answer.public:
+        try:
+            await send(await chat.direct_channel(answer.user))
+            return
+        except Exception as exc:  # the app is not installed for this person: no 1:1 chat
+            log.info("Teams: no 1:1 chat with %s (%s)", answer.user, exc)
     try:
         if answer.private_only:
             await chat.tell(answer.conversation, rt.t("teams.no_private_chat"))
@@ -218,14 +220,23 @@ async def _audit(rt: Runtime, exc: NotAllowed, activity: dict[str, Any]) -> None
                             role=str(exc.params.get("role")))
 
 
-def _log_installation(activity: dict[str, Any]) -> None:
-    """Say which channel the bot was added to: its id is what `teams.channel` in app.yaml needs."""
+def _installed(rt: Runtime, activity: dict[str, Any]) -> Answer | None:
+    """The bot was added to a team: say so there, with the ids `teams.channel` in app.yaml needs."""
     data = activity.get("channelData") or {}
-    channel = (data.get("channel") or {}).get("id")
-    team = (data.get("team") or {}).get("name") or (data.get("team") or {}).get("id")
-    if channel:
-        log.info("Teams: %s in team %s, channel id %s (teams.channel in app.yaml)",
-                 data.get("eventType") or "conversation update", team, channel)
+    team = data.get("team") or {}
+    channel = str((data.get("channel") or {}).get("id") or team.get("id") or "")
+    bot = (activity.get("recipient") or {}).get("id")
+    added = [m.get("id") for m in activity.get("membersAdded") or [] if isinstance(m, dict)]
+    log.info("Teams: %s in team %s, channel id %s (teams.channel in app.yaml)",
+             data.get("eventType") or "conversation update", team.get("name") or team.get("id"), channel)
+    if not bot or bot not in added or not channel or (activity.get("conversation") or {}).get(
+            "conversationType") != "channel":
+        return None
+    teams = rt.settings.config.teams
+    configured = teams is not None and channel in (teams.channel, teams.approvals_channel, teams.alerts_channel)
+    text = rt.t("teams.installed_here" if configured else "teams.installed", team=team.get("name") or "?",
+                channel=channel)
+    return Answer("", channel, text=text, public=True)
 
 
 async def check(settings: Settings) -> list[str]:

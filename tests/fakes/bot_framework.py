@@ -318,7 +318,7 @@ class FakeBotFramework(LoopbackServer):
         """conversationUpdate: the bot was added to the team (membersAdded holds the bot's id)."""
         activity = self.from_recording("team_member_added")
         activity.update(id=f"f:{uuid.uuid4()}", timestamp=_now_iso(),
-                        membersAdded=[{"id": self.bot_id}])
+                        membersAdded=[{"id": self.bot_id}], recipient={"id": self.bot_id, "name": "webcare"})
         activity["conversation"]["id"] = self.team_id
         activity["channelData"]["team"] = {"id": self.team_id, "name": team_name,
                                            "aadGroupId": str(uuid.uuid4())}
