@@ -351,6 +351,8 @@ async def test_check_gets_a_token_with_the_credentials(db_url: str, teams: FakeB
     assert problem.startswith("teams: ") and "MICROSOFT_APP_PASSWORD" in problem
     missing = Settings(config=good.config, env=good.env.model_copy(update={"microsoft_app_id": None}))
     assert (await check(missing))[0].startswith("teams: not configured: set MICROSOFT_APP_ID")
+    no_tenant = Settings(config=good.config, env=good.env.model_copy(update={"microsoft_app_tenant_id": None}))
+    assert [p for p in await check(no_tenant) if "teams.tenant_id" in p]
 
 
 async def test_expert_answers_by_writing_in_the_chat_with_the_bot(teams_bot: StartBot,

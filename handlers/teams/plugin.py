@@ -247,11 +247,16 @@ async def check(settings: Settings) -> list[str]:
     missing = env.teams_missing()
     if missing:
         return [f"teams: not configured: set {', '.join(missing)}; {SETUP_HINT}"]
+    problems = []
+    teams = settings.config.teams
+    if (teams.tenant_id if teams else None) is None and env.microsoft_app_tenant_id is None:
+        problems.append("teams: set teams.tenant_id in app.yaml (or MICROSOFT_APP_TENANT_ID): without it "
+                        "/api/messages acts on nothing")
     connector = _connector(settings, timeout=10)
     try:
         await connector.token()
     except Exception as exc:  # report any failure as one line
-        return [f"teams: MICROSOFT_APP_ID/MICROSOFT_APP_PASSWORD rejected: {exc}"]
+        problems.append(f"teams: MICROSOFT_APP_ID/MICROSOFT_APP_PASSWORD rejected: {exc}")
     finally:
         await connector.close()
-    return []
+    return problems
