@@ -376,3 +376,18 @@ async def test_expert_answers_by_writing_in_the_chat_with_the_bot(teams_bot: Sta
     assert (await teams.deliver(bot.url("/api/messages"), other)).status == 200
     await teams.wait_for(lambda: any("cijfers" in json.dumps(p.activity, ensure_ascii=False)
                                      for p in chat.posts), what="the help text")
+
+
+async def test_the_bot_connector_address_survives_a_restart(teams_bot: StartBot,
+                                                            teams: FakeBotFramework) -> None:
+    # app.yaml names another region; Teams' first activity says where its Bot Connector really is
+    elsewhere = {"teams": {"service_url": "https://smba.invalid/emea/"}}
+    bot = await teams_bot(**elsewhere)
+    hello = teams.channel_message("hulp", user=person(AGENT))
+    assert (await teams.deliver(bot.url("/api/messages"), hello)).status == 200
+    await teams.wait_for(lambda: private(teams, AGENT), what="the answer through the right address")
+    await stop_bot(bot)
+    # after a restart, with nothing from Teams yet, the first card still goes to the right place
+    again = await teams_bot(**elsewhere)
+    await again.post_mentions([mention(13)])
+    await teams.wait_for(lambda: cards(teams) or None, what="the card after the restart")

@@ -68,15 +68,18 @@ class TeamsChat:
         self._direct: dict[str, str] = {}
         self._posted: OrderedDict[str, MessageRef] = OrderedDict()
 
-    def heard_from(self, activity: dict[str, Any]) -> None:
-        """Keep the Bot Connector address of the latest activity (verified, from Teams, our tenant)."""
+    def heard_from(self, activity: dict[str, Any]) -> bool:
+        """Keep the Bot Connector address of the latest activity (verified, from Teams, our tenant);
+        whether it changed (the caller stores it, so a restart does not fall back to the default)."""
+        sender = activity.get("from") or {}
+        if sender.get("aadObjectId") and sender.get("name"):
+            self._names[str(sender["aadObjectId"]).lower()] = (str(sender["name"]), float("inf"))
         url = activity.get("serviceUrl")
         if isinstance(url, str) and url.startswith(("https://", "http://")) and url != self.service_url:
             log.info("Teams: Bot Connector is now %s", url)
             self.service_url = url
-        sender = activity.get("from") or {}
-        if sender.get("aadObjectId") and sender.get("name"):
-            self._names[str(sender["aadObjectId"]).lower()] = (str(sender["name"]), float("inf"))
+            return True
+        return False
 
     async def named(self, content: dict[str, Any]) -> dict[str, Any]:
         """The card with people's Entra ids in its texts replaced by their names, where known.

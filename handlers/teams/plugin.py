@@ -20,15 +20,19 @@ from aiohttp import web
 from bot.clock import utcnow
 from bot.errors import NotAllowed, WebcareError
 from bot.logs import correlation_id
+from bot.models import IntegrationState
 from bot.runtime import Runtime
 from bot.services import audit, replies
 from bot.settings import Settings
+from bot.sql import upsert
 from handlers.teams import cards, listeners
 from handlers.teams.auth import InboundAuth, Unauthorized
 from handlers.teams.chat import TeamsChat
 from handlers.teams.connector import BotConnector
 
 log = logging.getLogger(__name__)
+SERVICE_URL_KEY = "teams:service_url"
+"""The integration_state row that keeps where Teams' Bot Connector is."""
 SETUP_HINT = "register a bot in Azure (Teams channel) and upload the app package (see README: Connect Teams)"
 
 
@@ -87,7 +91,8 @@ def install(app: web.Application, rt: Runtime) -> None:
         if refused:
             log.warning("Teams: ignored an activity %s", refused)
             return web.json_response({"error": refused}, status=403)
-        chat.heard_from(activity)
+        if chat.heard_from(activity):
+            await _store_service_url(rt, chat.service_url)
         try:
             answer = await _handle(rt, table, activity)
         finally:
@@ -104,6 +109,13 @@ def install(app: web.Application, rt: Runtime) -> None:
     app.router.add_post("/api/messages", messages)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        try:  # where Teams last said its Bot Connector is (after the migrations: cleanup_ctx order)
+            async with rt.maker() as session:
+                stored = await session.get(IntegrationState, SERVICE_URL_KEY)
+            if stored is not None and stored.cursor.get("url"):
+                chat.service_url = str(stored.cursor["url"])
+        except Exception:  # the default from app.yaml stays; the next activity sets it
+            log.exception("Teams: could not read the stored Bot Connector address")
         yield
         if answering:
             await asyncio.wait(answering, timeout=5)
@@ -181,6 +193,15 @@ async def _answer(rt: Runtime, chat: TeamsChat, answer: Answer) -> None:
             await send(answer.conversation)
     except Exception:  # the person cannot be told; the log has the cause
         log.exception("Teams: could not answer in %s", answer.conversation)
+
+
+async def _store_service_url(rt: Runtime, url: str) -> None:
+    """Keep the Bot Connector address for the next start (every instance reads it there)."""
+    now = utcnow()
+    async with rt.uow() as session:
+        await session.execute(upsert(session, IntegrationState, ["key"], ["cursor", "updated_at"]),
+                              [{"key": SERVICE_URL_KEY, "cursor": {"url": url}, "next_poll_at": now,
+                                "updated_at": now}])
 
 
 def _foreign(activity: dict[str, Any], tenant: str) -> str | None:
