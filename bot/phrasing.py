@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
 from bot.triage.service import explain
 from bot.views import (
@@ -244,3 +245,15 @@ def cluster_lines(t: Translator, m: Markup, clusters: tuple[ClusterLine, ...]) -
         else t("surge.cluster_hidden", count=c.count, threats=c.threats)
         for c in clusters
     ]
+
+
+REFUSAL_PEOPLE = frozenset({"owner", "actor", "agent"})
+"""A refusal's parameters that name a person."""
+
+
+def refusal(t: Translator, m: Markup, error: WebcareError) -> str:
+    """What a refused person is told (their role, a bad reference, a case someone else has, ...)."""
+    params = {k: m.user(str(v)) if k in REFUSAL_PEOPLE else v for k, v in error.params.items()}
+    if isinstance(error, NotAllowed):
+        params["role"] = t("role.or").join(t(f"role.{r}") for r in str(error.params.get("role")).split("/"))
+    return t(error.key, **params)

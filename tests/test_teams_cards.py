@@ -464,3 +464,13 @@ def test_snapshots() -> None:
     every = every_card(Translator("nl", UTC))
     for name in ("case", "approval", "surge"):
         check_snapshot(f"teams/{name}_nl", attachment(every[name]))
+
+
+def test_lists_sent_privately_are_plain_text() -> None:
+    t = Translator("nl")
+    messages = cards.cluster_messages_text(t, count=2, rows=[("@jan", "Walgelijk!"), ("@piet", "Schandalig")])
+    assert messages.splitlines()[1:] == ["• @jan: Walgelijk!", "• @piet: Schandalig"]
+    assert "2" in messages.splitlines()[0]
+    groups = cards.storm_groups_text(t, label="HEMA-post", total=70, groups=[(50, "walgelijk"), (20, "boos")])
+    assert "HEMA-post" in groups.splitlines()[0] and "70" in groups.splitlines()[0]
+    assert groups.splitlines()[1:] == ["• 50× walgelijk", "• 20× boos"]

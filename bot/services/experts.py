@@ -18,7 +18,7 @@ from bot.errors import AlreadyDecided, BadReference, InvalidInput, NoExperts, No
 from bot.kinds import MESSAGE, post_lane
 from bot.models import Case, ClockKind, DirectThread, ExpertRequest, ExpertState, Mention
 from bot.outbox import enqueue
-from bot.services import audit, clocks
+from bot.services import audit, cases, clocks
 from bot.services.cardwork import get_case, latest_mention, refresh_card, touch_card
 from bot.services.coord import Coord
 from bot.team import LEADS
@@ -129,6 +129,20 @@ async def answer_in_thread(
     if request is None or request.state != ExpertState.OPEN:
         return None
     return await answer(session=session, ref=request.ref, actor=user, text=text, now=now, coord=coord)
+
+
+async def thread_message(
+    *, session: AsyncSession, channel: str, thread_ts: str, user: str, text: str, now: datetime, coord: Coord,
+) -> None:
+    """A person's message in a thread: an expert's answer (in their question's thread, or by an expert
+    asked about the case in the card's thread), else a line of the case's history."""
+    if await answer_in_thread(session=session, channel=channel, thread_ts=thread_ts, user=user, text=text,
+                              now=now, coord=coord):
+        return
+    case_id = await cases.record_thread_message(session=session, channel=channel, thread_ts=thread_ts,
+                                                user=user, text=text, now=now)
+    if case_id is not None:
+        await answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=coord)
 
 
 async def answer_in_direct_chat(

@@ -8,7 +8,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.errors import NotAllowed, WebcareError
@@ -31,19 +30,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
     def guarded(listener: Listener) -> Listener:
         return guard(rt, listener)
-
-    async def thread_reply(
-        session: AsyncSession, *, channel: str, thread_ts: str, user: str, text: str
-    ) -> None:
-        """A message in a thread: an expert's answer (their question, or the card), else history."""
-        now = utcnow()
-        if await experts.answer_in_thread(session=session, channel=channel, thread_ts=thread_ts, user=user,
-                                          text=text, now=now, coord=rt.coord):
-            return
-        case_id = await cases.record_thread_message(session=session, channel=channel, thread_ts=thread_ts,
-                                                    user=user, text=text, now=now)
-        if case_id is not None:
-            await experts.answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=rt.coord)
 
     async def claim(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                     payload: dict[str, Any]) -> None:
@@ -185,8 +171,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         async with rt.uow() as session:
             if await first_time(session, key=f"slack:{body.get('event_id') or ts}", now=utcnow()):
-                await thread_reply(session, channel=event.get("channel", ""), thread_ts=thread_ts,
-                                   user=event["user"], text=event.get("text", ""))
+                await experts.thread_message(session=session, channel=event.get("channel", ""),
+                                             thread_ts=thread_ts, user=event["user"],
+                                             text=event.get("text", ""), now=utcnow(), coord=rt.coord)
             else:
                 rt.metrics.slack_retries_dropped.inc()
 

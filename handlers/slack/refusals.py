@@ -9,19 +9,15 @@ from typing import Any
 from bot.clock import utcnow
 from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
+from bot.phrasing import refusal
 from bot.runtime import Runtime
 from bot.services import audit
-from handlers.slack.blocks import user
-
-USER_PARAMS = frozenset({"owner", "actor", "agent"})
+from handlers.slack.blocks import SLACK
 
 
 def refusal_text(t: Translator, error: WebcareError) -> str:
     """What the user is told when the service refused (their role, a bad reference, ...)."""
-    params = {k: user(str(v)) if k in USER_PARAMS else v for k, v in error.params.items()}
-    if isinstance(error, NotAllowed):
-        params["role"] = t("role.or").join(t(f"role.{r}") for r in str(error.params.get("role")).split("/"))
-    return t(error.key, **params)
+    return refusal(t, SLACK, error)
 
 
 async def audit_refusal(rt: Runtime, exc: NotAllowed, payload: dict[str, Any]) -> None:

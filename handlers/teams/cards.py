@@ -473,6 +473,17 @@ def summary(t: Translator, item: Renderable, *, channel_notice: bool = False) ->
     return " ".join(text.split())[:150]
 
 
+def cluster_messages_text(t: Translator, *, count: int, rows: list[tuple[str, str]]) -> str:
+    """A cluster's messages (author, text) as plain text, for the person who asked (in their 1:1 chat)."""
+    return "\n".join([t("teams.cluster_messages", count=count), *(f"• {who}: {text}" for who, text in rows)])
+
+
+def storm_groups_text(t: Translator, *, label: str, total: int, groups: list[tuple[int, str]]) -> str:
+    """A storm's groups (count, sample) as plain text, for the person who asked (in their 1:1 chat)."""
+    return "\n".join([t("teams.storm_groups", label=label, total=total),
+                      *(f"• {count}× {sample}" for count, sample in groups)])
+
+
 def _tone_line(t: Translator, w: ToneWarning, source: str) -> str:
     """One tone warning as a sentence, quoting the draft's words (Slack's `tone_line` in Markdown)."""
     md = markdown(t)

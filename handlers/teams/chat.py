@@ -28,7 +28,7 @@ from bot.ports import MessageRef
 from bot.sinks import Sinks
 from bot.views import ApprovalCard, CaseCard, ClusterCard, PersonMessage, StormCard, SurgeAlert, ThreadNote
 from handlers.teams import cards
-from handlers.teams.connector import BotConnector
+from handlers.teams.connector import MESSAGE_ID, BotConnector, thread_conversation_id
 from handlers.teams.markdown import escape
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ NOT_TEXT = frozenset({"data", "id", "value", "url", "choices.data"})
 
 def is_channel(conversation: str) -> bool:
     """Whether a conversation id is a Teams channel (a new message there starts a thread)."""
-    return conversation.startswith("19:") and "@thread" in conversation and ";messageid=" not in conversation
+    return conversation.startswith("19:") and "@thread" in conversation and MESSAGE_ID not in conversation
 
 
 def thread_id(ref: MessageRef) -> str:
     """The conversation of a channel message's thread (replies go there; the message is updated there)."""
-    return f"{ref.channel};messageid={ref.ts}" if is_channel(ref.channel) else ref.channel
+    return thread_conversation_id(ref.channel, ref.ts) if is_channel(ref.channel) else ref.channel
 
 
 class TeamsChat:

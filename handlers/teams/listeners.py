@@ -8,6 +8,7 @@ answer. People are known by their Microsoft Entra object id (`from.aadObjectId`,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -22,13 +23,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.errors import InvalidInput, NotAllowed, WebcareError
+from bot.errors import InvalidInput
 from bot.models import ChatPerson
 from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, replies, surges
 from bot.services.inbound import first_time
 from bot.sql import upsert
-from handlers.teams import commands
+from handlers.teams import cards, commands
 from handlers.teams.markdown import markdown
 
 log = logging.getLogger(__name__)
@@ -170,16 +171,14 @@ def handlers(rt: Runtime) -> dict[str, Handler]:
     async def show_cluster(session: AsyncSession, c: Click) -> Outcome:
         cluster, mentions = await surges.cluster_messages(
             session=session, cluster_id=surges.parse_cluster(c.value).cluster, actor=c.user, coord=coord)
-        lines = [rt.t("teams.cluster_messages", count=cluster.count)]
-        lines += [f"• {m.author_handle or m.author_name or '?'}: {m.text}" for m in mentions]
-        return Outcome(message="\n".join(lines))
+        rows = [(m.author_handle or m.author_name or "?", m.text) for m in mentions]
+        return Outcome(message=cards.cluster_messages_text(rt.t, count=cluster.count, rows=rows))
 
     async def show_groups(session: AsyncSession, c: Click) -> Outcome:
         surge, groups, total = await surges.storm_groups(
             session=session, ref=surges.parse_surge(c.value).surge, actor=c.user, coord=coord)
-        lines = [rt.t("teams.storm_groups", label=surge.label or surge.key, total=total)]
-        lines += [f"• {g.count}× {g.sample}" for g in groups]
-        return Outcome(message="\n".join(lines))
+        return Outcome(message=cards.storm_groups_text(rt.t, label=surge.label or surge.key, total=total,
+                                                       groups=[(g.count, g.sample) for g in groups]))
 
     async def promise(session: AsyncSession, c: Click) -> None:
         due = moment_of(c, rt.settings.config.tz, day="due", at="when")
@@ -242,19 +241,6 @@ def handlers(rt: Runtime) -> dict[str, Handler]:
     }
 
 
-async def thread_message(rt: Runtime, session: AsyncSession, *, channel: str, root: str, user: str,
-                         text: str) -> None:
-    """A message in a card's thread: an expert's answer (their question, or the card), else history."""
-    now = utcnow()
-    if await experts.answer_in_thread(session=session, channel=channel, thread_ts=root, user=user, text=text,
-                                      now=now, coord=rt.coord):
-        return
-    case_id = await cases.record_thread_message(session=session, channel=channel, thread_ts=root, user=user,
-                                                text=text, now=now)
-    if case_id is not None:
-        await experts.answer_in_card_thread(session, case_id, user=user, text=text, now=now, coord=rt.coord)
-
-
 def delivery_key(activity: dict[str, Any]) -> str:
     """What makes a delivery the same as an earlier one (Teams redelivers on timeouts): the
     conversation and the activity id (channel message ids are only unique per conversation)."""
@@ -279,53 +265,57 @@ async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any
     Raises WebcareError (refusals, bad input) for the caller to explain; a refusal for lack of a role
     has been rolled back and is audited by the caller.
     """
-    click = click_of(activity)
-    key = delivery_key(activity)
-    if click is not None and not click.user:
+    user = user_of(activity)
+    if activity.get("type") != "message" or not user:
         return None
+    click = click_of(activity)
+    text = "" if click is not None else plain_text(activity)
+    place = thread_of(activity)
+    personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
+    asked = commands.command_of(text) if text else None
+    if asked is not None and not (personal or place is None or place[1] == str(activity.get("id"))):
+        asked = None  # a command is typed in the bot's 1:1 chat, or as a new post to @webcare
+    work: Callable[[AsyncSession], Awaitable[Outcome | None]] | None = None
     if click is not None:
-        run = table.get(click.action)
-        if run is None:
+        handler = table.get(click.action)
+        if handler is None:
             log.info("Teams: no handler for action %r", click.action)
             return None
-        async with rt.uow() as session:
-            if not await first_time(session, key=key, now=utcnow()):
-                return None
-            await remember_person(session, activity)
-            return await run(session, click)
-    place = thread_of(activity)
-    text = plain_text(activity)
-    if activity.get("type") != "message" or not text or not user_of(activity):
+        work = functools.partial(_clicked, handler, click)
+    elif not text:
         return None
-    personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
-    asked = commands.command_of(text)
-    if asked is not None and (personal or place is None or place[1] == str(activity.get("id"))):
-        async with rt.uow() as session:  # a command: in the bot's 1:1 chat, or a new post to @webcare
-            if not await first_time(session, key=key, now=utcnow()):
-                return None
-            await remember_person(session, activity)
-        answer = await commands.run(rt, command=asked[0], rest=asked[1], user_id=user_of(activity))
-        return Outcome(answer=answer)
-    if personal:  # the 1:1 chat has no threads: an expert's message answers their open question
-        conversation = str((activity.get("conversation") or {}).get("id") or "")
-        async with rt.uow() as session:
-            if not await first_time(session, key=key, now=utcnow()):
-                return None
-            await remember_person(session, activity)
-            answered = await experts.answer_in_direct_chat(session=session, channel=conversation,
-                                                           user=user_of(activity), text=text, now=utcnow(),
-                                                           coord=rt.coord)
-        return None if answered else Outcome(answer=markdown(rt.t)("teams.help"))
-    if place is None:
+    elif asked is None and personal:
+        work = functools.partial(_direct_message, rt, activity=activity, text=text)
+    elif asked is None and place is not None:
+        work = functools.partial(_thread_message, rt, channel=place[0], root=place[1], user=user, text=text)
+    elif asked is None:
         return None
     async with rt.uow() as session:
-        if await first_time(session, key=key, now=utcnow()):
-            await remember_person(session, activity)
-            await thread_message(rt, session, channel=place[0], root=place[1], user=user_of(activity),
-                                 text=text)
-    return None
+        if not await first_time(session, key=delivery_key(activity), now=utcnow()):
+            return None
+        await remember_person(session, activity)
+        outcome = await work(session) if work is not None else None
+    if asked is not None:  # after the transaction: a command reads (and `crisis` writes) on its own
+        return Outcome(answer=await commands.run(rt, command=asked[0], rest=asked[1], user_id=user))
+    return outcome
 
 
-def refused(error: WebcareError) -> bool:
-    """Whether the refusal is for lack of a role (audited) rather than bad input or a stale card."""
-    return isinstance(error, NotAllowed)
+async def _clicked(handler: Handler, click: Click, session: AsyncSession) -> Outcome | None:
+    return await handler(session, click)
+
+
+async def _direct_message(rt: Runtime, session: AsyncSession, *, activity: dict[str, Any],
+                          text: str) -> Outcome | None:
+    """A message in the 1:1 chat (it has no threads): an expert's answer to their open question, else
+    the help."""
+    answered = await experts.answer_in_direct_chat(
+        session=session, channel=str((activity.get("conversation") or {}).get("id") or ""),
+        user=user_of(activity), text=text, now=utcnow(), coord=rt.coord)
+    return None if answered else Outcome(answer=markdown(rt.t)("teams.help"))
+
+
+async def _thread_message(rt: Runtime, session: AsyncSession, *, channel: str, root: str, user: str,
+                          text: str) -> None:
+    """A message in a thread: an expert's answer, else a line of the case's history."""
+    await experts.thread_message(session=session, channel=channel, thread_ts=root, user=user, text=text,
+                                 now=utcnow(), coord=rt.coord)

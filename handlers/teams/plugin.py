@@ -21,6 +21,7 @@ from bot.clock import utcnow
 from bot.errors import NotAllowed, WebcareError
 from bot.logs import correlation_id
 from bot.models import IntegrationState
+from bot.phrasing import refusal
 from bot.runtime import Runtime
 from bot.services import audit, replies
 from bot.settings import Settings
@@ -29,6 +30,7 @@ from handlers.teams import cards, listeners
 from handlers.teams.auth import InboundAuth, Unauthorized
 from handlers.teams.chat import TeamsChat
 from handlers.teams.connector import BotConnector
+from handlers.teams.markdown import TEAMS
 
 log = logging.getLogger(__name__)
 SERVICE_URL_KEY = "teams:service_url"
@@ -38,32 +40,18 @@ SETUP_HINT = "register a bot in Azure (Teams channel) and upload the app package
 
 def install(app: web.Application, rt: Runtime) -> None:
     """Mount Teams on the app, or explain why it is off."""
-    settings = rt.settings
-    missing = settings.env.teams_missing()
-    if settings.config.chat != "teams" or settings.config.teams is None or missing:
-        message = (f"Teams is not configured: set {', '.join(missing)}; {SETUP_HINT}."
-                   if missing and settings.config.chat == "teams"
-                   else "Teams is off: this team works in Slack (chat: slack)")
-        if settings.config.chat == "teams":
-            log.warning(message)
-
-        async def off(request: web.Request) -> web.Response:
-            return web.json_response({"error": message}, status=503)
-
-        app.router.add_post("/api/messages", off)
+    settings, env = rt.settings, rt.settings.env
+    if settings.config.chat != "teams" or settings.config.teams is None:
+        _unavailable(app, "Teams is off: this team works in Slack (chat: slack)")
         return
-
-    env = settings.env
+    missing = env.teams_missing()
+    if missing:
+        _unavailable(app, f"Teams is not configured: set {', '.join(missing)}; {SETUP_HINT}.", warn=True)
+        return
     tenant = settings.config.teams.tenant_id or env.microsoft_app_tenant_id
     if tenant is None:
-        message = ("Teams is not configured: set teams.tenant_id in app.yaml (or MICROSOFT_APP_TENANT_ID): "
-                   "activities from other tenants are refused")
-        log.warning(message)
-
-        async def no_tenant(request: web.Request) -> web.Response:
-            return web.json_response({"error": message}, status=503)
-
-        app.router.add_post("/api/messages", no_tenant)
+        _unavailable(app, "Teams is not configured: set teams.tenant_id in app.yaml (or "
+                          "MICROSOFT_APP_TENANT_ID): activities from other tenants are refused", warn=True)
         return
     timeout = max(1.0, settings.config.outbox.lease.total_seconds() / 2)
     connector = _connector(settings, timeout=timeout)
@@ -125,6 +113,17 @@ def install(app: web.Application, rt: Runtime) -> None:
     app.cleanup_ctx.append(lifecycle)
 
 
+def _unavailable(app: web.Application, message: str, *, warn: bool = False) -> None:
+    """Answer /api/messages with 503 and why (Teams is off, or not set up yet)."""
+    if warn:
+        log.warning(message)
+
+    async def unavailable(request: web.Request) -> web.Response:
+        return web.json_response({"error": message}, status=503)
+
+    app.router.add_post("/api/messages", unavailable)
+
+
 @dataclass(frozen=True)
 class Answer:
     """What the person who acted is told, after Teams got its 200: privately when the bot can reach
@@ -153,7 +152,7 @@ async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: di
         if isinstance(exc, NotAllowed):
             await _audit(rt, exc, activity)
         log.info("Teams: refused: %s", exc)
-        return Answer(user, conversation, text=_refusal(rt, exc))
+        return Answer(user, conversation, text=refusal(rt.t, TEAMS, exc))
     except Exception:  # a bug or the database away: the person gets a reference, the log the cause
         log.exception("Teams: activity %s could not be handled", activity.get("id"))
         return Answer(user, conversation, text=rt.t("error.unexpected", cid=correlation_id.get()))
@@ -222,14 +221,6 @@ def _connector(settings: Settings, *, timeout: float) -> BotConnector:
                         app_password=password.get_secret_value() if password else "",
                         tenant_id=env.microsoft_app_tenant_id, login_url=env.microsoft_login_url,
                         timeout=timeout)
-
-
-def _refusal(rt: Runtime, error: WebcareError) -> str:
-    params = dict(error.params)
-    if isinstance(error, NotAllowed):
-        roles = str(error.params.get("role")).split("/")
-        params["role"] = rt.t("role.or").join(rt.t(f"role.{r}") for r in roles)
-    return rt.t(error.key, **params)
 
 
 async def _audit(rt: Runtime, exc: NotAllowed, activity: dict[str, Any]) -> None:
