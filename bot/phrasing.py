@@ -13,6 +13,7 @@ from typing import Literal
 
 from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
+from bot.services.reports import ClockLine, Mine, Stats
 from bot.triage.service import explain
 from bot.views import (
     AuthorView,
@@ -257,3 +258,46 @@ def refusal(t: Translator, m: Markup, error: WebcareError) -> str:
     if isinstance(error, NotAllowed):
         params["role"] = t("role.or").join(t(f"role.{r}") for r in str(error.params.get("role")).split("/"))
     return t(error.key, **params)
+
+
+Link = Callable[[str | None, str | None], str]
+"""A link to a card (channel, message ts) as the transport can give one; "" when it cannot."""
+
+
+def _item(t: Translator, key: str, link: str, **params: object) -> str:
+    line = t(key, link=link, **params)
+    return line if link else line.rstrip(" —")
+
+
+def mine(t: Translator, m: Markup, data: Mine, link: Link, *, sep: str = "\n") -> str:
+    """`/webcare mine`: my open cases and promises."""
+    if not data.cases and not data.promises:
+        return t("command.mine_none")
+    lines = [t("command.mine_title", count=data.total_cases)]
+    lines += [_item(t, "command.item_case", link(c.card_channel, c.card_ts), status=t(f"status.{c.status}"),
+                    source=m.escape(source_label(t, c.source)), author=m.escape("@" + c.author.lstrip("@")),
+                    text=m.escape(c.text)) for c in data.cases]
+    if data.promises:
+        lines.append(t("command.promises_title", count=len(data.promises)))
+        lines += [_item(t, "command.item_promise", link(p.card_channel, p.card_ts), what=m.escape(p.what[:200]),
+                        due=m.date(t, p.due, "datetime")) for p in data.promises]
+    return sep.join(lines)
+
+
+def overdue(t: Translator, m: Markup, items: list[ClockLine], total: int, link: Link, *,
+            sep: str = "\n") -> str:
+    """`/webcare overdue`: running deadlines past due, oldest first."""
+    if not items:
+        return t("command.overdue_none")
+    lines = [t("command.overdue_title", count=total)]
+    lines += [_item(t, "command.item_clock", link(c.card_channel, c.card_ts), kind=t(f"command.kind.{c.kind}"),
+                    due=m.date(t, c.due, "datetime"), owner=m.user(c.owner) if c.owner else "-") for c in items]
+    return sep.join(lines)
+
+
+def stats(t: Translator, s: Stats) -> str:
+    """`/webcare stats`: today's figures in one paragraph."""
+    return t("command.stats", received=s.received, answered=s.answered,
+             median=t.ago(s.median) if s.median is not None else "-",
+             p90=t.ago(s.p90) if s.p90 is not None else "-", promises_open=s.promises_open,
+             overdue=s.overdue, kept=s.kept, late=s.late, broken=s.broken)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot import phrasing
 from bot.clock import utcnow
 from bot.errors import InvalidInput, NotAllowed, WebcareError
 from bot.i18n import Translator
-from bot.phrasing import cut, source_label
+from bot.phrasing import cut
 from bot.runtime import Runtime
 from bot.services import reports, surges
 from bot.services.reports import ClockLine, Mine, Stats
 from bot.triage.rules import topic_names
-from handlers.teams.markdown import escape, markdown, user
+from handlers.teams.markdown import TEAMS, escape, markdown
 
 WORDS = {"mine": "mine", "mijn": "mine", "overdue": "overdue", "telaat": "overdue", "laat": "overdue",
          "stats": "stats", "cijfers": "stats", "crisis": "crisis", "help": "help", "hulp": "help"}
@@ -32,41 +33,24 @@ def command_of(text: str) -> tuple[str, str] | None:
     return (command, rest.strip()) if command else None
 
 
+def no_link(channel: str | None, ts: str | None) -> str:
+    """Teams has no link to a message that the bot can build: the lines go without."""
+    return ""
+
+
 def render_mine(t: Translator, m: Mine) -> str:
     """My open cases and promises."""
-    md = markdown(t)
-    if not m.cases and not m.promises:
-        return md("command.mine_none")
-    lines = [md("command.mine_title", count=m.total_cases)]
-    for c in m.cases:
-        lines.append(md.unlinked("command.item_case", status=t(f"status.{c.status}"),
-                                 source=escape(source_label(t, c.source)),
-                                 author=escape("@" + c.author.lstrip("@")), text=escape(c.text),
-                                 link="").rstrip(" —"))
-    if m.promises:
-        lines.append(md("command.promises_title", count=len(m.promises)))
-        lines += [md.unlinked("command.item_promise", what=escape(p.what[:200]), due=t.datetime(p.due),
-                              link="").rstrip(" —") for p in m.promises]
-    return "\n\n".join(lines)
+    return phrasing.mine(markdown(t), TEAMS, m, no_link, sep="\n\n")
 
 
 def render_overdue(t: Translator, items: list[ClockLine], total: int) -> str:
     """Running deadlines past due, oldest first."""
-    md = markdown(t)
-    if not items:
-        return md("command.overdue_none")
-    lines = [md("command.overdue_title", count=total)]
-    lines += [md.unlinked("command.item_clock", kind=t(f"command.kind.{c.kind}"), due=t.datetime(c.due),
-                          owner=user(c.owner) if c.owner else "-", link="").rstrip(" —") for c in items]
-    return "\n\n".join(lines)
+    return phrasing.overdue(markdown(t), TEAMS, items, total, no_link, sep="\n\n")
 
 
 def render_stats(t: Translator, s: Stats) -> str:
     """Today's figures in one paragraph."""
-    return markdown(t)("command.stats", received=s.received, answered=s.answered,
-                       median=t.ago(s.median) if s.median is not None else "-",
-                       p90=t.ago(s.p90) if s.p90 is not None else "-", promises_open=s.promises_open,
-                       overdue=s.overdue, kept=s.kept, late=s.late, broken=s.broken)
+    return phrasing.stats(markdown(t), s)
 
 
 def render_open_surges(t: Translator, items: list[Any]) -> str:
