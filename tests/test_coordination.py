@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from typing import Any
 
@@ -167,15 +168,19 @@ async def test_reject_keeps_the_reply_back_and_tells_the_agent_why(cbot: Bot, fa
     assert not receiver.delivered
 
 
-async def test_undecided_approval_goes_to_the_backup_then_the_manager(cbot: Bot, fake_slack: FakeSlack,
-                                                                      receiver: ReplyReceiver) -> None:
+async def test_undecided_approval_goes_to_the_backup_then_the_manager(
+        bot_factory: Any, fake_slack: FakeSlack, receiver: ReplyReceiver) -> None:
+    # the manager's rung comes 3 s after the backup's, so that a slow machine cannot blur the order
+    cbot = await bot_factory(slack=fake_slack, reply_url=receiver.url,
+                             slack_config={"approvals_channel": APPROVALS},
+                             **coordination(approvals={"timeout": "3s"}))
     card = await card_for(cbot, fake_slack, 4, "Ik wil weten wat jullie met mijn gegevens doen")
     await submit_reply(cbot, fake_slack, card, "We sturen je een overzicht.")
     approval = await approval_card(fake_slack)
-    backup = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0SPOKE2")[0], timeout=5)
+    backup = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0SPOKE2")[0], timeout=15)
     assert "niet op tijd beslist" in backup["text"]
     assert not fake_slack.dm_messages("U0MGR1")
-    manager = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0MGR1")[0], timeout=5)
+    manager = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0MGR1")[0], timeout=15)
     assert "Escalatie" in manager["text"]
     # the backup may decide
     await cbot.click(fake_slack, action_id="approval.approve", value=buttons(approval)["approval.approve"],
@@ -190,7 +195,7 @@ async def test_undecided_approval_goes_to_the_backup_then_the_manager(cbot: Bot,
 async def test_promise_is_reminded_nudged_escalated_and_kept_by_a_follow_up(
         bot_factory: Any, fake_slack: FakeSlack, receiver: ReplyReceiver) -> None:
     bot = await bot_factory(slack=fake_slack, reply_url=receiver.url, **coordination(
-        escalation={"steps": ["1s", "2s"], "remind_before": "1s", "sweep": "100ms"}))
+        escalation={"steps": ["1s", "2s"], "remind_before": "3s", "sweep": "100ms"}))
     card = await card_for(bot, fake_slack, 5, "Mijn pakket is beschadigd aangekomen")
     await bot.click(fake_slack, action_id="case.claim", value=card_actions(card)["case.claim"],
                     message_ts=card["ts"])
@@ -198,7 +203,9 @@ async def test_promise_is_reminded_nudged_escalated_and_kept_by_a_follow_up(
                     message_ts=card["ts"])
     view = await fake_slack.wait_for(
         lambda: next(v for v in fake_slack.views.values() if v.get("callback_id") == "case.promise"))
-    due = int(time.time()) + 2
+    # the reminder (3 s before) must lie ahead of the promise's start, even on a slow machine: a reminder
+    # already past when the promise is made is skipped, by design
+    due = math.ceil(time.time()) + 6
     status, body = await bot.submit(callback_id="case.promise", private_metadata=view["private_metadata"],
                                     values={"what": {"text": "Vervanging regelen"}, "due": {"when": {
                                         "type": "datetimepicker", "selected_date_time": due}}})
@@ -206,12 +213,12 @@ async def test_promise_is_reminded_nudged_escalated_and_kept_by_a_follow_up(
     await fake_slack.wait_for(lambda: "Beloofd: Vervanging regelen" in card_text(card))
 
     agent = lambda: [m["text"] for m in fake_slack.dm_messages("U0AGENT1")]  # noqa: E731
-    await fake_slack.wait_for(lambda: any("Herinnering" in t for t in agent()), timeout=5)
-    await fake_slack.wait_for(lambda: any("nu verlopen" in t for t in agent()), timeout=5)
-    await fake_slack.wait_for(lambda: "Belofte te laat" in card_text(card), timeout=5)
-    coordinator = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0COORD1")[0], timeout=5)
+    await fake_slack.wait_for(lambda: any("Herinnering" in t for t in agent()), timeout=15)
+    await fake_slack.wait_for(lambda: any("nu verlopen" in t for t in agent()), timeout=15)
+    await fake_slack.wait_for(lambda: "Belofte te laat" in card_text(card), timeout=15)
+    coordinator = await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0COORD1")[0], timeout=15)
     assert "niet op tijd nagekomen" in coordinator["text"] and "<@U0AGENT1>" in coordinator["text"]
-    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0MGR1"), timeout=5)
+    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0MGR1"), timeout=15)
 
     await submit_reply(bot, fake_slack, card, "Je vervangende pakket is onderweg!")
     await receiver.wait_for(lambda: list(receiver.delivered.values()))
@@ -236,12 +243,12 @@ async def test_restart_in_the_middle_of_a_ladder_loses_and_repeats_nothing(
     card = await card_for(first, fake_slack, 6, "Waar is mijn pakket nou")
     await first.click(fake_slack, action_id="case.claim", value=card_actions(card)["case.claim"],
                       message_ts=card["ts"])
-    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0AGENT1"), timeout=5)  # rung 1: due
+    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0AGENT1"), timeout=15)  # rung 1: due
     await first.server.close()  # the instance stops between rungs
     await asyncio.sleep(2.2)  # the coordinator's rung falls due while nobody runs
     assert not fake_slack.dm_messages("U0COORD1")
     await bot_factory(slack=fake_slack, reply_url=receiver.url, **cfg)
-    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0COORD1"), timeout=5)
+    await fake_slack.wait_for(lambda: fake_slack.dm_messages("U0COORD1"), timeout=15)
     await asyncio.sleep(0.5)
     assert len(fake_slack.dm_messages("U0AGENT1")) == 1 and len(fake_slack.dm_messages("U0COORD1")) == 1
 
