@@ -17,6 +17,7 @@ SCOPES = {
     "conversations_open": {"im:write"}, "usergroups_users_list": {"usergroups:read"},
     # files.getUploadURLExternal, the upload URL and files.completeUploadExternal
     "files_upload_v2": {"files:write"},
+    "files_delete": {"files:write"},
 }
 
 

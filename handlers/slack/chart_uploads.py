@@ -5,6 +5,10 @@ files.completeUploadExternal: slack_sdk's `files_upload_v2`). The file is not sh
 image block may show a file the poster can access (Slack's "slack_file" object), and the bot
 uploaded it. The last file id of each surge is kept in memory (a restart or another instance simply
 uploads again). A failed upload never holds the card back: it goes out with the text chart only.
+
+Once the card shows a new chart, the one it showed before is deleted (files.delete), and so is a file
+Slack keeps refusing: a storm of some hours leaves one file in the workspace, not one per upload. Files
+of an instance that stopped before replacing them stay (it remembers in memory only).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class _Chart:
     point: tuple[datetime, float] | None  # the newest history point drawn in the image
     tried_at: float  # clock time of the last upload attempt, successful or not
     rejected: int = 0
+    shown: str | None = None  # the file id the card shows since its last successful send
+    deleted: str | None = None  # the file id deleted last (not asked twice)
 
 
 class ChartUploads:
@@ -72,14 +78,37 @@ class ChartUploads:
             chart.image, chart.point, chart.rejected = image, point, 0
         return chart.image
 
-    def rejected(self, ref: str, file_id: str) -> None:
-        """Slack refused a card showing `file_id`: after a second refusal the file is not used again."""
+    async def shown(self, ref: str, file_id: str | None) -> None:
+        """The card of surge `ref` now shows `file_id` (None: no image): the chart it showed is deleted."""
+        chart = self._charts.get(ref)
+        if chart is None:
+            return
+        before, chart.shown = chart.shown, file_id
+        if before is not None and before != file_id:
+            await self._delete(chart, ref, before)
+
+    async def rejected(self, ref: str, file_id: str) -> None:
+        """Slack refused a card showing `file_id`: after a second refusal the file is dropped and deleted."""
         chart = self._charts.get(ref)
         if chart is None or chart.image is None or chart.image.file_id != file_id:
             return
         chart.rejected += 1
         if chart.rejected >= MAX_REJECTIONS:  # gone, or never usable: the next round uploads anew
             chart.image, chart.point, chart.rejected = None, None, 0
+            if file_id not in (chart.shown, chart.deleted):
+                await self._delete(chart, ref, file_id)
+
+    async def _delete(self, chart: _Chart, ref: str, file_id: str) -> None:
+        """Delete a chart no card shows any more; a failure only leaves the file behind."""
+        chart.deleted = file_id
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.files_delete(file=file_id)
+        except SlackApiError as exc:
+            if _reason(exc) not in ("file_not_found", "file_deleted"):
+                log.info("surge %s: old chart %s not deleted: %s", ref, file_id, _reason(exc))
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("surge %s: old chart %s not deleted: %s", ref, file_id, _reason(exc))
 
     def _remember(self, ref: str) -> _Chart:
         chart = self._charts[ref] = _Chart(image=None, point=None, tried_at=self._clock())

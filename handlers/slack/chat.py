@@ -141,14 +141,20 @@ class SlackChat:
         chart = await self._charts.image_for(alert) if self._charts else None
         if chart is not None and self._charts is not None:
             try:
-                return await send(*render_surge(alert, self._t, chart=chart))
+                result = await send(*render_surge(alert, self._t, chart=chart))
             except PermanentError as exc:
                 if not _invalid_blocks(exc):
                     raise
-                self._charts.rejected(alert.ref, chart.file_id)  # e.g. still processing, or deleted
+                await self._charts.rejected(alert.ref, chart.file_id)  # e.g. still processing, or deleted
                 log.warning("surge %s: Slack refused the chart image %s; sending the card without it",
                             alert.ref, chart.file_id)
-        return await send(*render_surge(alert, self._t))
+            else:
+                await self._charts.shown(alert.ref, chart.file_id)
+                return result
+        result = await send(*render_surge(alert, self._t))
+        if self._charts is not None:
+            await self._charts.shown(alert.ref, None)
+        return result
 
     async def post_storm(self, *, channel: str, card: StormCard, marker: str) -> MessageRef:
         """Post a storm card."""

@@ -390,8 +390,8 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
                                                         actor=user, now=utcnow(), coord=rt.coord)
                 return t("command.crisis_on", label=escape(surge.label or surge.key))
         except InvalidInput:
-            known = ", ".join(f"`{n}`" for n in sorted(topic_names(rt.settings.config.triage.topics)))
-            return t("command.crisis_unknown", text=escape(arg[:40]), topics=known)
+            listed = ", ".join(f"`{n}`" for n in sorted(topic_names(rt.settings.config.triage.topics)))
+            return t("command.crisis_unknown", text=escape(arg[:40]), topics=listed)
         except WebcareError as exc:
             if isinstance(exc, NotAllowed):
                 await audit_refusal(rt, exc, {})

@@ -179,6 +179,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.delete": self._files_delete,
         }
         self.usergroups: dict[str, list[str]] = {}
         """User groups the fake knows (id -> member ids); tests fill it in."""
@@ -192,6 +193,8 @@ class FakeSlack:
         """HTTP status the upload URL answers (not 200: the upload failed, as Slack documents)."""
         self.upload_delay = 0.0
         """Seconds the upload URL waits before answering (a slow upload)."""
+        self.refuse_files = False
+        """Set to refuse every image block that shows a file (invalid_blocks), as for one not processed yet."""
         self.upload_posts: list[JsonDict] = []
         """Each POST to an upload URL: file id, bytes received, content type, status answered."""
         self._uploads: dict[str, _Upload] = {}
@@ -677,6 +680,16 @@ class FakeSlack:
             self._share(channel, files, args)
         return {"files": copy.deepcopy(files)}
 
+    def _files_delete(self, args: JsonDict) -> JsonDict:
+        """files.delete: `file` (an id); file_not_found for one this workspace does not hold."""
+        file_id = str(args.get("file") or "")
+        if not file_id:
+            raise _ApiError("invalid_arguments")
+        if file_id not in self.files:
+            raise _ApiError("file_not_found")
+        del self.files[file_id], self.file_data[file_id]
+        return {}
+
     def _file_object(self, upload: _Upload, data: bytes, title: str) -> JsonDict:
         filetype, mimetype = next(((ft, mt) for magic, ft, mt in _IMAGE_TYPES if data.startswith(magic)),
                                   ("binary", "application/octet-stream"))
@@ -744,7 +757,7 @@ class FakeSlack:
         else:
             file = next((f for f in self.files.values()
                          if source["url"] in (f["url_private"], f["permalink"])), None)
-        if file is None or not file["mimetype"].startswith("image/"):
+        if file is None or not file["mimetype"].startswith("image/") or self.refuse_files:
             raise _invalid_blocks(f"invalid slack file [json-pointer:{pointer}/slack_file]")
 
     def dm_messages(self, user_id: str) -> list[JsonDict]:
