@@ -19,7 +19,17 @@ from bot.models import Case, CaseEvent, Reply
 from bot.settings import AppConfig, Env, Settings
 from tests.fakes.bot_framework import FakeBotFramework, Post
 from tests.fakes.reply_receiver import ReplyReceiver
-from tests.harness import WEBHOOK_SECRET, Bot, _merge, base_config, mention, start_bot, stop_bot, wait_until
+from tests.harness import (
+    WEBHOOK_SECRET,
+    Bot,
+    _merge,
+    base_config,
+    mention,
+    settle,
+    start_bot,
+    stop_bot,
+    wait_until,
+)
 
 AGENT = "6b703ce3-6d14-4fe6-b90c-dc5f03657ae4"
 AGENT_2 = "0c0ffee0-1234-4abc-8def-0123456789ab"
@@ -214,6 +224,7 @@ async def test_message_in_card_thread_is_history(teams_bot: StartBot, teams: Fak
     bot = await teams_bot()
     await bot.post_mentions([mention(4)])
     [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    await settle(bot)  # the card's thread is known once its post is recorded
     activity = teams.channel_message("Ik bel de klant even.", user=person(AGENT))
     activity["conversation"]["id"] = card.conversation_id
     assert (await teams.deliver(bot.url("/api/messages"), activity)).status == 200
@@ -364,6 +375,7 @@ async def test_expert_answers_by_writing_in_the_chat_with_the_bot(teams_bot: Sta
     assert await click(teams, bot, card, "case.ask_expert", question="Wat is hier aan de hand?") == 200
     chat = await teams.wait_for(lambda: next((c for c in teams.chats.values()
                                               if c.user_id == EXPERT and c.posts), None), what="the question")
+    await settle(bot)  # the question's chat is remembered once its post is recorded
     # the expert just types in the chat (it has no threads): that answers the open question
     message = teams.channel_message("De vrachtwagen had pech, morgen komt alles.", user=person(EXPERT, "Eva"))
     message["conversation"] = {"id": chat.id, "conversationType": "personal", "tenantId": teams.tenant_id}
