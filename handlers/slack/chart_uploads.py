@@ -7,8 +7,10 @@ uploaded it. The last file id of each surge is kept in memory (a restart or anot
 uploads again). A failed upload never holds the card back: it goes out with the text chart only.
 
 Once the card shows a new chart, the one it showed before is deleted (files.delete), and so is a file
-Slack keeps refusing: a storm of some hours leaves one file in the workspace, not one per upload. Files
-of an instance that stopped before replacing them stay (it remembers in memory only).
+Slack keeps refusing: a storm of some hours leaves one file in the workspace, not one per upload. An
+instance deletes only files it uploaded and saw replaced (it remembers in memory only): with several
+instances taking turns on a card, or one that stopped, a few files stay behind. None is deleted while
+a card shows it.
 """
 
 from __future__ import annotations
