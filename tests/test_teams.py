@@ -284,6 +284,54 @@ async def test_tone_check_answers_with_a_card_to_send_anyway(teams_bot: StartBot
     assert delivered[0]["text"] == draft
 
 
+LEVERING = ["Hoi {name}, wat vervelend dat je pakket er nog niet is. Stuur je je ordernummer via een DM?",
+            "Hé {name}, balen dat je nog wacht! Met je ordernummer in een DM kijk ik direct waar het blijft."]
+
+
+async def test_prepared_answers_come_privately_and_start_the_reply(teams_bot: StartBot, teams: FakeBotFramework,
+                                                                   receiver: ReplyReceiver) -> None:
+    bot = await teams_bot(answers={"library": [{"topic": "levering", "owner": SPOKES, "language": "nl",
+                                                "variants": LEVERING}]})
+    jan = {"id": "a15", "name": "Jan Jansen"}
+    await bot.post_mentions([mention(15, text="Waar blijft mijn pakket?", author=jan),
+                             mention(16, text="Hoe laat zijn jullie open?")])
+    posted = await teams.wait_for(lambda: cards(teams) if len(cards(teams)) == 2 else None, what="the cards")
+    card, other = sorted(posted, key=lambda p: "Hoe laat" in text_of(p))
+    offer_button = next(n for n in walk(card_of(card)) if n.get("type") == "Action.Submit"
+                        and n["data"]["action"] == "craft.suggest")
+    assert offer_button["associatedInputs"] == "none"  # the reply form's empty text does not hold it back
+    assert await click(teams, bot, card, "craft.suggest") == 200
+
+    def offers() -> list[Post]:
+        return [p for c in teams.chats.values() if c.user_id == AGENT for p in c.posts]
+
+    [offer] = await teams.wait_for(offers, what="the prepared answers, privately")
+    forms = {n["id"]: n["value"] for n in walk(card_of(offer)) if n.get("type") == "Input.Text"}
+    assert forms == {"text_1": LEVERING[0].format(name="Jan"), "text_2": LEVERING[1].format(name="Jan")}
+    assert not any("Hoi Jan" in json.dumps(r.activity) for r in card.replies)
+    # the agent makes the second wording personal and sends it from the private card
+    send = next(n["data"] for n in walk(card_of(offer)) if n.get("type") == "Action.Submit"
+                and n["data"].get("field") == "text_2")
+    text = forms["text_2"].replace("direct", "meteen")
+    activity = teams.card_submit({**send, "text_1": forms["text_1"], "text_2": text}, reply_to_id=offer.id,
+                                 conversation_id=card.conversation_id, user=person(AGENT))
+    assert (await teams.deliver(bot.url("/api/messages"), activity)).status == 200
+    delivered = await receiver.wait_for(lambda: list(receiver.delivered.values()))
+    assert [d["text"] for d in delivered] == [text]
+    # a mention outside the library's topics: the agent is told there is none
+    assert await click(teams, bot, other, "craft.suggest") == 200
+    await teams.wait_for(lambda: len(offers()) == 2, what="the answer that there are none")
+    assert "geen standaardantwoorden" in text_of(offers()[1])
+
+
+async def test_without_a_library_the_reply_form_has_no_prepared_answers(teams_bot: StartBot,
+                                                                        teams: FakeBotFramework) -> None:
+    bot = await teams_bot()
+    await bot.post_mentions([mention(17, text="Waar blijft mijn pakket?")])
+    [card] = await teams.wait_for(lambda: cards(teams) or None, what="the card")
+    assert "craft.suggest" not in buttons(card)
+
+
 async def test_threat_text_is_shown_only_to_who_asks(teams_bot: StartBot, teams: FakeBotFramework) -> None:
     bot = await teams_bot()
     threat = "Ik weet waar jullie filiaal in Utrecht zit, ik kom vanavond met een mes voor die kassamedewerker"

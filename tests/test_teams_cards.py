@@ -24,7 +24,9 @@ from bot.views import (
     CoordinationView,
     PersonMessage,
     PromiseView,
+    ReplyForm,
     ReplyView,
+    Suggestion,
     SurgeAlert,
     ThreadNote,
     TriageView,
@@ -156,6 +158,15 @@ COORD = CoordinationView(
 )
 
 
+def reply_form() -> ReplyForm:
+    """A case's reply form with two wordings from the answer library, one lately sent to someone else."""
+    jan = AuthorView(handle="jan", name="Jan", followers=None, verified=False)
+    return ReplyForm(ref="AbCdEfGhIjKl", source="x", text="Waar blijft *mijn* pakket?", url=None, author=jan,
+                     max_length=280,
+                     suggestions=(Suggestion("levering/0", "levering", "U0EXP1", "Hoi Jan, wat jammer!", None),
+                                  Suggestion("levering/1", "levering", "U0EXP1", "Hé Jan, balen!", AT)))
+
+
 def every_card(t: Translator) -> dict[str, dict[str, Any]]:
     """One of each kind, with most of what they can show."""
     return {
@@ -182,6 +193,11 @@ def every_card(t: Translator) -> dict[str, dict[str, Any]]:
                 actions=(CardAction.CLAIM, CardAction.REPLY, CardAction.IGNORE),
             ),
         ),
+        "case_library": cards.case_card(t, card(status="open", owner=None, last_reply=None, replies_sent=0,
+                                                actions=(CardAction.CLAIM, CardAction.REPLY)), library=True),
+        "suggestions": cards.suggestions_card(t, reply_form(), value='{"case":"AbCdEfGhIjKl"}', max_length=280),
+        "suggestions_none": cards.suggestions_card(t, replace(reply_form(), suggestions=()),
+                                                   value='{"case":"AbCdEfGhIjKl"}'),
         "case_threat": cards.case_card(
             t, card(threat=True, triage=replace(TRIAGE, reasons=(Reason("threat", {"words": "geheimwoord"}),)))
         ),
@@ -270,7 +286,7 @@ def check_card(content: dict[str, Any]) -> None:
         if "type" in o:
             assert o["type"] in TYPES, o["type"]
         if o.get("type") == "Action.Submit":
-            assert set(o["data"]) == {"action", "value"} and json.loads(o["data"]["value"])
+            assert set(o["data"]) - {"field"} == {"action", "value"} and json.loads(o["data"]["value"])
         if o.get("type") in ("ActionSet", "AdaptiveCard"):
             assert len(o.get("actions", [])) <= 6  # Teams drops the rest
         if "id" in o:
@@ -313,9 +329,13 @@ def test_every_card_is_valid(locale: str) -> None:
 def test_forms_send_the_documented_inputs(locale: str) -> None:
     for content in every_card(Translator(locale, UTC)).values():
         for form in (o for o in walk(content) if o.get("type") == "Action.ShowCard"):
-            submit = form["card"]["actions"]
-            assert len(submit) == 1 and submit[0]["type"] == "Action.Submit"
-            ids = tuple(o["id"] for o in walk(form["card"]["body"]) if "id" in o)
+            submit, *others = form["card"]["actions"]
+            assert submit["type"] == "Action.Submit"  # others send no inputs (Prepared answers)
+            assert all(a["type"] == "Action.Submit" and a["associatedInputs"] == "none" for a in others)
+            submit = [submit]
+            # a wording's form names its input (text_1…) in the submit's "field"
+            ids = tuple("field" if o["id"] == submit[0]["data"].get("field") else o["id"]
+                        for o in walk(form["card"]["body"]) if "id" in o)
             sent = INPUTS[submit[0]["data"]["action"]]  # reply: no spokesperson toggle when triage requires one
             assert ids and ids == tuple(i for i in sent if i in ids), submit[0]["data"]["action"]
 

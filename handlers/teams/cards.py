@@ -32,7 +32,7 @@ from bot.views import (
     SurgeAlert,
     ThreadNote,
 )
-from handlers.teams.markdown import TEAMS, emoji, escape, lines, markdown, paragraphs, plain
+from handlers.teams.markdown import TEAMS, emoji, escape, lines, markdown, paragraphs, plain, user
 
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -43,8 +43,12 @@ TEXT_LIMIT = 2900
 PEOPLE_PICKER = {"type": "Data.Query", "dataset": "graph.microsoft.com/users"}
 """Teams' people picker on an Input.ChoiceSet: the values arrive as Entra object ids (comma-separated)."""
 
+SUGGEST = "craft.suggest"
+"""Teams only: the reply form's button that sends the agent the answer library's wordings for the case
+(Slack shows them in its reply modal); its value is the case reference, like the reply's."""
+
 INPUTS: dict[str, tuple[str, ...]] = {
-    CardAction.REPLY: ("text", "approval"),
+    CardAction.REPLY: ("text", "approval", "field"),
     CardAction.IGNORE: ("choice", "note"),
     CardAction.PROMISE: ("what", "due", "when"),
     CardAction.SNOOZE: ("until", "until_when", "reason"),
@@ -57,8 +61,10 @@ INPUTS: dict[str, tuple[str, ...]] = {
 }
 """Per action id, the input ids its submit sends besides "action" and "value" (every other action sends
 none). text/question/answer/statement/reason/what/note: text; choice: an ignore reason (IGNORE_REASONS);
-approval: "yes" when the agent asks the spokesperson first; due/until: YYYY-MM-DD and when/until_when:
-HH:MM in the team's time zone; experts/users: Entra object ids from the people picker."""
+approval: "yes" when the agent asks the spokesperson first; field: the id of the input that holds the
+reply's text when it is not "text" (the wordings card has one form per wording); due/until: YYYY-MM-DD
+and when/until_when: HH:MM in the team's time zone; experts/users: Entra object ids from the people
+picker."""
 
 
 def attachment(content: dict[str, Any]) -> dict[str, Any]:
@@ -121,8 +127,10 @@ def _md_link(url: str | None, text: str) -> str | None:
     return f"[{text}]({url})"
 
 
-def case_card(t: Translator, card: CaseCard, *, max_length: int | None = None) -> dict[str, Any]:
-    """A mention card; `max_length` is the network's reply limit (the reply input's maxLength)."""
+def case_card(t: Translator, card: CaseCard, *, max_length: int | None = None,
+              library: bool = False) -> dict[str, Any]:
+    """A mention card; `max_length` is the network's reply limit (the reply input's maxLength);
+    `library`: the reply form offers the answer library's wordings."""
     md = markdown(t)
     if card.compact:
         return _compact(t, card)
@@ -162,7 +170,7 @@ def case_card(t: Translator, card: CaseCard, *, max_length: int | None = None) -
     answerable = CardAction.REPLY in card.actions or CardAction.OPEN in card.actions
     if card.status != "ignored" and not answerable and not card.window_closed:
         body.append(_small(md("card.no_reply_channel")))
-    return _card(body, _case_actions(t, card, max_length))
+    return _card(body, _case_actions(t, card, max_length, library))
 
 
 def _compact(t: Translator, card: CaseCard) -> dict[str, Any]:
@@ -177,14 +185,15 @@ def _compact(t: Translator, card: CaseCard) -> dict[str, Any]:
     return _card(body, [_submit(t("button.pick_up"), CardAction.CLAIM, ref_value(card.ref))])
 
 
-def _case_actions(t: Translator, card: CaseCard, max_length: int | None) -> list[dict[str, Any]]:
+def _case_actions(t: Translator, card: CaseCard, max_length: int | None,
+                  library: bool) -> list[dict[str, Any]]:
     """The case's buttons, in Slack's order; modals become forms on the card."""
     value, has = ref_value(card.ref), set(card.actions)
     actions: list[dict[str, Any]] = []
     if CardAction.CLAIM in has:
         actions.append(_submit(t("button.claim"), CardAction.CLAIM, value, "positive"))
     if CardAction.REPLY in has:
-        actions.append(_reply_form(t, card, value, max_length))
+        actions.append(_reply_form(t, card, value, max_length, library))
     if CardAction.OPEN in has and (link := _link(card.url, t("button.open"))):
         actions.append(link)
     if CardAction.PROMISE in has:
@@ -223,8 +232,10 @@ def _case_actions(t: Translator, card: CaseCard, max_length: int | None) -> list
     return actions
 
 
-def _reply_form(t: Translator, card: CaseCard, value: str, max_length: int | None) -> dict[str, Any]:
-    """The reply modal as a form: where it goes, the limit, the text, and the spokesperson choice."""
+def _reply_form(t: Translator, card: CaseCard, value: str, max_length: int | None,
+                library: bool) -> dict[str, Any]:
+    """The reply modal as a form: where it goes, the limit, the text, and the spokesperson choice; with
+    `library`, a button that sends the agent the answer library's wordings (privately)."""
     src = source_label(t, card.source)
     hint = t("modal.reply.hint", source=src)
     if max_length:
@@ -244,7 +255,44 @@ def _reply_form(t: Translator, card: CaseCard, value: str, max_length: int | Non
         items.append(_input("Toggle", "approval", t("modal.reply.approval_label"),
                             title=t("modal.reply.ask_approval"), valueOn="yes", valueOff=""))
     style = None if CardAction.CLAIM in card.actions else "positive"
-    return _form(t("button.reply"), CardAction.REPLY, value, t("modal.reply.submit"), items, style)
+    form = _form(t("button.reply"), CardAction.REPLY, value, t("modal.reply.submit"), items, style)
+    if library:  # sends no inputs: the empty (required) text must not hold it back
+        form["card"]["actions"].append({**_submit(t("teams.suggestions"), SUGGEST, value),
+                                        "associatedInputs": "none"})
+    return form
+
+
+def suggestions_card(t: Translator, form: ReplyForm, *, value: str,
+                     max_length: int | None = None) -> dict[str, Any]:
+    """The answer library's wordings for a case (Slack lists them in its reply modal), each with a form
+    that starts the reply from it: the text filled in, to make personal and send. `value` is the
+    case's reply reference. Each form's input has its own id (`text_1`…), named by the submit's `field`."""
+    md = markdown(t)
+    who = f"@{form.author.handle}" if form.author.handle else (form.author.name or "?")
+    body: list[dict[str, Any]] = [_text(md("modal.reply.context", author=escape(who)), weight="Bolder"),
+                                  _quote(form.text, 1500)]
+    if not form.suggestions:
+        return _card([*body, _text(md("teams.no_suggestions"))])
+    body.append(_text(md("modal.reply.suggestions")))
+    actions: list[dict[str, Any]] = []
+    for n, s in enumerate(form.suggestions, start=1):
+        about = md("modal.reply.owner", topic=escape(s.topic), owner=user(s.owner))
+        if s.recent_at is not None:
+            about += " · " + md("modal.reply.recent", at=t.datetime(s.recent_at))
+        field = f"text_{n}"
+        text = _input("Text", field, t("modal.reply.label"), value=s.text, isMultiline=True, isRequired=True)
+        if max_length:
+            text["maxLength"] = max_length
+            text["value"] = s.text[:max_length]
+        body.append({"type": "Container", "separator": True,
+                     "items": [_small(f"**{n}.** {about}"), _quote(s.text, 1500)]})
+        send = _submit(t("modal.reply.submit"), CardAction.REPLY, value, "positive")
+        send["data"]["field"] = field
+        actions.append({"type": "Action.ShowCard", "title": f"{n}. {t('modal.reply.use')}"[:75], "card": {
+            "type": "AdaptiveCard", "body": [_small(md("modal.reply.based_on", topic=escape(s.topic),
+                                                      owner=user(s.owner))), text],
+            "actions": [send]}})
+    return _card(body, actions)
 
 
 def thread_note(t: Translator, note: ThreadNote) -> dict[str, Any]:

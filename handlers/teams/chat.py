@@ -56,8 +56,10 @@ class TeamsChat:
 
     def __init__(self, connector: BotConnector, t: Translator, *, service_url: str,
                  tenant_id: str | None, sinks: Sinks | None = None,
-                 maker: async_sessionmaker[AsyncSession] | None = None) -> None:
+                 maker: async_sessionmaker[AsyncSession] | None = None, library: bool = False) -> None:
         self._connector = connector
+        self._library = library
+        """The reply form offers the answer library's wordings (answers.library and answers.suggestions)."""
         self._t = t
         self._sinks = sinks
         self._maker = maker
@@ -195,7 +197,7 @@ class TeamsChat:
 
     def _case(self, card: CaseCard) -> dict[str, Any]:
         limit = self._sinks.capabilities(card.source).max_length if self._sinks else None
-        return cards.case_card(self._t, card, max_length=limit)
+        return cards.case_card(self._t, card, max_length=limit, library=self._library)
 
     async def post_form(self, conversation: str, content: dict[str, Any], *, summary: str) -> None:
         """A card for the person who acted, in the conversation they acted in (e.g. the tone check)."""

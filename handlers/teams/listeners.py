@@ -29,6 +29,7 @@ from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, replies, surges
 from bot.services.inbound import first_time
 from bot.sql import upsert
+from bot.views import ReplyForm
 from handlers.teams import cards, commands
 from handlers.teams.markdown import markdown
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<at>(.*?)</at>", re.S)
 BREAK = re.compile(r"<br\s*/?>|</(p|div|li)>", re.I)
 TAG = re.compile(r"<[^>]+>")
+REPLY_FIELD = re.compile(r"text_\d{1,2}")
+"""The input a reply's text comes from when the submit names one (a wording's form: text_1, text_2…)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Outcome:
     answer: str | None = None
     """An answer to a command: privately when possible, else where it was asked."""
     review: replies.Review | None = None
+    suggestions: ReplyForm | None = None
+    """The answer library's wordings for a case, to start a reply from."""
 
 
 Handler = Callable[[AsyncSession, Click], Awaitable[Outcome | None]]
@@ -141,13 +146,19 @@ def handlers(rt: Runtime) -> dict[str, Handler]:
                            reason=c.text("choice"), note=c.text("note") or None, now=utcnow(), coord=coord)
 
     async def reply(session: AsyncSession, c: Click) -> Outcome | None:
-        text = c.text("text")
+        named = c.inputs.get("field")  # a wording's own form (cards.suggestions_card): its input
+        text = c.text(named if isinstance(named, str) and REPLY_FIELD.fullmatch(named) else "text")
         if not text:
             raise InvalidInput(field="text", reason="empty")
         outcome = await replies.submit_reply(
             session=session, ref=replies.parse_reply_ref(c.value), actor=c.user, text=text, sinks=rt.sinks,
             craft=rt.craft, now=utcnow(), coord=coord, ask_approval=c.text("approval") == "yes")
         return Outcome(review=outcome) if isinstance(outcome, replies.Review) else None
+
+    async def suggest(session: AsyncSession, c: Click) -> Outcome:
+        form = await replies.reply_form(session=session, ref=replies.parse_reply_ref(c.value), sinks=rt.sinks,
+                                        craft=rt.craft, now=utcnow())
+        return Outcome(suggestions=form)
 
     async def show(session: AsyncSession, c: Click) -> Outcome:
         text = await cases.show_text(session=session, ref=cases.parse_ref(c.value), actor=c.user, now=utcnow(),
@@ -228,7 +239,8 @@ def handlers(rt: Runtime) -> dict[str, Handler]:
 
     return {
         "case.claim": claim, "case.like": like, "case.hide": hide(True), "case.unhide": hide(False),
-        "case.ignore": ignore, "case.reply": reply, "case.show": show, "case.promise": promise,
+        "case.ignore": ignore, "case.reply": reply, cards.SUGGEST: suggest, "case.show": show,
+        "case.promise": promise,
         "case.ask_expert": ask_expert, "case.assign": assign, "case.snooze": snooze,
         "expert.answer": expert_answer,
         "approval.approve": approve, "approval.edit": edit, "approval.reject": reject,

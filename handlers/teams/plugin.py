@@ -57,7 +57,8 @@ def install(app: web.Application, rt: Runtime) -> None:
     connector = _connector(settings, timeout=timeout)
     auth = InboundAuth(app_id=env.microsoft_app_id or "", openid_url=env.bot_openid_metadata_url)
     chat = TeamsChat(connector, rt.t, service_url=str(settings.config.teams.service_url),
-                     tenant_id=tenant, sinks=rt.sinks, maker=rt.maker)
+                     tenant_id=tenant, sinks=rt.sinks, maker=rt.maker,
+                     library=bool(rt.craft.config.library and rt.craft.config.suggestions))
     rt.chat = chat
     table = listeners.handlers(rt)
     answering: set[asyncio.Task[None]] = set()
@@ -168,6 +169,10 @@ async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: di
         card = cards.review_card(rt.t, review.form, value=replies.reply_ref_value(ref.case, review.warned),
                                  max_length=review.form.max_length, approval=click.text("approval"))
         return Answer(user, conversation, card=card, summary=rt.t("modal.reply.review"))
+    if outcome.suggestions is not None and click is not None:  # the answer library's wordings
+        form = outcome.suggestions
+        card = cards.suggestions_card(rt.t, form, value=click.value, max_length=form.max_length)
+        return Answer(user, conversation, card=card, summary=rt.t("teams.suggestions"))
     return None
 
 
