@@ -161,7 +161,7 @@ async def test_a_chart_is_uploaded_at_most_every_two_minutes_and_only_when_it_ch
     await slack.update_surge(ref=ref, alert=grown)
     second = shown(fake, ref.ts)
     assert second != first and second in fake.files and uploads(fake) == 2
-    assert list(fake.files) == [second]  # the chart it replaced is deleted
+    await fake.wait_for(lambda: list(fake.files) == [second], what="the chart it replaced deleted")
     clock.now += 10 * CHART_EVERY  # long after, but nothing new to draw
     await slack.update_surge(ref=ref, alert=grown)
     assert shown(fake, ref.ts) == second and uploads(fake) == 2
@@ -214,7 +214,8 @@ async def test_a_chart_slack_refuses_is_left_out_and_then_replaced(fake: FakeSla
     clock.now += CHART_EVERY
     await slack.update_surge(ref=ref, alert=alert())
     assert shown(fake, ref.ts) in fake.files and uploads(fake) == 2
-    assert [c.error for c in fake.calls_to("files.delete")] == ["file_not_found"]  # the lost one, asked once
+    await fake.wait_for(lambda: fake.calls_to("files.delete"), what="the lost one deleted")
+    assert [c.error for c in fake.calls_to("files.delete")] == ["file_not_found"]  # asked once
 
 
 async def test_a_chart_slack_keeps_refusing_is_deleted(fake: FakeSlack) -> None:
@@ -227,7 +228,9 @@ async def test_a_chart_slack_keeps_refusing_is_deleted(fake: FakeSlack) -> None:
     fake.refuse_files = True
     await slack.update_surge(ref=ref, alert=alert(history(10, 40, 120, 300, 450)))
     await slack.update_surge(ref=ref, alert=alert(history(10, 40, 120, 300, 450)))
-    assert shown(fake, ref.ts) is None and list(fake.files) == []  # the refused one and the one it replaced
+    assert shown(fake, ref.ts) is None
+    await fake.wait_for(lambda: list(fake.files) == [], what="the refused one and the one it replaced deleted")
+    assert len(fake.calls_to("files.delete")) == 2
 
 
 async def test_charts_are_remembered_for_a_bounded_number_of_surges(fake: FakeSlack) -> None:

@@ -309,15 +309,26 @@ async def test_prepared_answers_come_privately_and_start_the_reply(teams_bot: St
     forms = {n["id"]: n["value"] for n in walk(card_of(offer)) if n.get("type") == "Input.Text"}
     assert forms == {"text_1": LEVERING[0].format(name="Jan"), "text_2": LEVERING[1].format(name="Jan")}
     assert not any("Hoi Jan" in json.dumps(r.activity) for r in card.replies)
-    # the agent makes the second wording personal and sends it from the private card
+    assert "Waar blijft" not in text_of(offer)  # the customer's text stays on the card (or behind a warning)
+    # the agent makes the second wording personal and sends it from the private card (in the 1:1 chat)
     send = next(n["data"] for n in walk(card_of(offer)) if n.get("type") == "Action.Submit"
                 and n["data"].get("field") == "text_2")
     text = forms["text_2"].replace("direct", "meteen")
-    activity = teams.card_submit({**send, "text_1": forms["text_1"], "text_2": text}, reply_to_id=offer.id,
-                                 conversation_id=card.conversation_id, user=person(AGENT))
+    activity = teams.card_submit({**send, "text_1": forms["text_1"], "text_2": text, "approval": ""},
+                                 reply_to_id=offer.id, user=person(AGENT))
+    activity["conversation"] = {"id": offer.conversation_id, "conversationType": "personal",
+                                "tenantId": teams.tenant_id}
+    activity["channelData"].pop("channel", None)
     assert (await teams.deliver(bot.url("/api/messages"), activity)).status == 200
     delivered = await receiver.wait_for(lambda: list(receiver.delivered.values()))
     assert [d["text"] for d in delivered] == [text]
+    # the private card now says so, and offers no second send
+    await teams.wait_for(lambda: "onderweg" in text_of(offer), what="the wordings card, used")
+    assert "Action.Submit" not in text_of(offer)
+    # someone outside the team gets nothing but a refusal
+    assert await click(teams, bot, other, "craft.suggest", user=OUTSIDER) == 200
+    await teams.wait_for(lambda: private(teams, OUTSIDER), what="the refusal")
+    assert "Hé Jan" not in "".join(private(teams, OUTSIDER))
     # a mention outside the library's topics: the agent is told there is none
     assert await click(teams, bot, other, "craft.suggest") == 200
     await teams.wait_for(lambda: len(offers()) == 2, what="the answer that there are none")

@@ -195,7 +195,10 @@ def every_card(t: Translator) -> dict[str, dict[str, Any]]:
         ),
         "case_library": cards.case_card(t, card(status="open", owner=None, last_reply=None, replies_sent=0,
                                                 actions=(CardAction.CLAIM, CardAction.REPLY)), library=True),
-        "suggestions": cards.suggestions_card(t, reply_form(), value='{"case":"AbCdEfGhIjKl"}', max_length=280),
+        "suggestions": cards.suggestions_card(t, reply_form(), value='{"case":"AbCdEfGhIjKl"}'),
+        "suggestions_approval": cards.suggestions_card(t, replace(reply_form(), needs_approval=True),
+                                                       value='{"case":"AbCdEfGhIjKl"}'),
+        "reply_done": cards.reply_done(t),
         "suggestions_none": cards.suggestions_card(t, replace(reply_form(), suggestions=()),
                                                    value='{"case":"AbCdEfGhIjKl"}'),
         "case_threat": cards.case_card(

@@ -41,6 +41,8 @@ MAX_SURGES = 64
 """Surges whose last chart is remembered (the oldest used is forgotten first)."""
 MAX_REJECTIONS = 2
 """Cards Slack refused with a file (invalid_blocks) before the file is dropped and uploaded again."""
+DELETE_TIMEOUT = 10.0
+"""Seconds a deletion of an old chart may take (it runs beside the cards, never holding one)."""
 
 
 @dataclass
@@ -61,6 +63,7 @@ class ChartUploads:
         self._client, self._t = client, t
         self._timeout, self._every, self._clock, self._max = timeout, every, clock, max_surges
         self._charts: OrderedDict[str, _Chart] = OrderedDict()
+        self._deleting: set[asyncio.Task[None]] = set()
 
     async def image_for(self, alert: SurgeAlert) -> ChartImage | None:
         """The chart to show on the alert card: the last upload, or a new one when due; None: none."""
@@ -77,34 +80,52 @@ class ChartUploads:
         chart.tried_at = self._clock()
         image = await self._upload(alert)
         if image is not None:
+            replaced = chart.image
             chart.image, chart.point, chart.rejected = image, point, 0
+            if replaced is not None and replaced.file_id != chart.shown:  # uploaded, never shown
+                self._retire(chart, alert.ref, replaced.file_id)
         return chart.image
 
-    async def shown(self, ref: str, file_id: str | None) -> None:
-        """The card of surge `ref` now shows `file_id` (None: no image): the chart it showed is deleted."""
+    def shown(self, ref: str, file_id: str | None) -> None:
+        """The card of surge `ref` now shows `file_id` (None: no image): the chart it showed before is
+        deleted, unless it is still the one to offer (a single refusal; `rejected` decides)."""
         chart = self._charts.get(ref)
         if chart is None:
             return
         before, chart.shown = chart.shown, file_id
-        if before is not None and before != file_id:
-            await self._delete(chart, ref, before)
+        if before is not None and before != file_id and not (chart.image and chart.image.file_id == before):
+            self._retire(chart, ref, before)
 
-    async def rejected(self, ref: str, file_id: str) -> None:
-        """Slack refused a card showing `file_id`: after a second refusal the file is dropped and deleted."""
+    def rejected(self, ref: str, file_id: str) -> None:
+        """Slack refused the card with `file_id` and took it without: after a second refusal the file is
+        dropped (the next round uploads anew) and deleted."""
         chart = self._charts.get(ref)
         if chart is None or chart.image is None or chart.image.file_id != file_id:
             return
         chart.rejected += 1
-        if chart.rejected >= MAX_REJECTIONS:  # gone, or never usable: the next round uploads anew
+        if chart.rejected >= MAX_REJECTIONS:  # gone, or never usable
             chart.image, chart.point, chart.rejected = None, None, 0
-            if file_id not in (chart.shown, chart.deleted):
-                await self._delete(chart, ref, file_id)
+            if file_id != chart.shown:
+                self._retire(chart, ref, file_id)
 
-    async def _delete(self, chart: _Chart, ref: str, file_id: str) -> None:
-        """Delete a chart no card shows any more; a failure only leaves the file behind."""
+    async def drain(self) -> None:
+        """Wait for the deletions under way (tests; a stop simply leaves their files behind)."""
+        while self._deleting:
+            await asyncio.gather(*self._deleting, return_exceptions=True)
+
+    def _retire(self, chart: _Chart, ref: str, file_id: str) -> None:
+        """Delete a chart no card shows any more, beside the card's own calls (never holding its lane)."""
+        if file_id == chart.deleted:
+            return
         chart.deleted = file_id
+        task = asyncio.create_task(self._delete(ref, file_id), name=f"chart-delete-{file_id}")
+        self._deleting.add(task)
+        task.add_done_callback(self._deleting.discard)
+
+    async def _delete(self, ref: str, file_id: str) -> None:
+        """files.delete; a failure only leaves the file behind."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(DELETE_TIMEOUT):
                 await self._client.files_delete(file=file_id)
         except SlackApiError as exc:
             if _reason(exc) not in ("file_not_found", "file_deleted"):

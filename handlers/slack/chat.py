@@ -145,15 +145,18 @@ class SlackChat:
             except PermanentError as exc:
                 if not _invalid_blocks(exc):
                     raise
-                await self._charts.rejected(alert.ref, chart.file_id)  # e.g. still processing, or deleted
                 log.warning("surge %s: Slack refused the chart image %s; sending the card without it",
                             alert.ref, chart.file_id)
-            else:
-                await self._charts.shown(alert.ref, chart.file_id)
+                result = await send(*render_surge(alert, self._t))
+                # taken without it: the image was the cause (e.g. still processing, or deleted)
+                self._charts.rejected(alert.ref, chart.file_id)
+                self._charts.shown(alert.ref, None)
                 return result
+            self._charts.shown(alert.ref, chart.file_id)
+            return result
         result = await send(*render_surge(alert, self._t))
         if self._charts is not None:
-            await self._charts.shown(alert.ref, None)
+            self._charts.shown(alert.ref, None)
         return result
 
     async def post_storm(self, *, channel: str, card: StormCard, marker: str) -> MessageRef:

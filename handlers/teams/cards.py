@@ -262,37 +262,44 @@ def _reply_form(t: Translator, card: CaseCard, value: str, max_length: int | Non
     return form
 
 
-def suggestions_card(t: Translator, form: ReplyForm, *, value: str,
-                     max_length: int | None = None) -> dict[str, Any]:
-    """The answer library's wordings for a case (Slack lists them in its reply modal), each with a form
-    that starts the reply from it: the text filled in, to make personal and send. `value` is the
-    case's reply reference. Each form's input has its own id (`text_1`…), named by the submit's `field`."""
+def suggestions_card(t: Translator, form: ReplyForm, *, value: str) -> dict[str, Any]:
+    """The answer library's wordings for a case (Slack lists them in its reply modal), for the agent
+    alone: each in its own text box, filled in and editable, with its own send button (the submit's
+    `field` names the box: text_1…); one spokesperson choice for all. The customer's text is not
+    repeated (the card in the channel shows it, or keeps it behind a content warning). `value` is the
+    case's reply reference."""
     md = markdown(t)
-    who = f"@{form.author.handle}" if form.author.handle else (form.author.name or "?")
-    body: list[dict[str, Any]] = [_text(md("modal.reply.context", author=escape(who)), weight="Bolder"),
-                                  _quote(form.text, 1500)]
+    src = source_label(t, form.source)
+    body: list[dict[str, Any]] = [_text(f"**{escape(src)}** · {phrasing.author_line(md, TEAMS, form.author)}")]
     if not form.suggestions:
         return _card([*body, _text(md("teams.no_suggestions"))])
-    body.append(_text(md("modal.reply.suggestions")))
-    actions: list[dict[str, Any]] = []
+    hint = md("modal.reply.suggestions")
+    if form.max_length:
+        hint += " " + escape(t("modal.reply.limit", limit=form.max_length, source=src))
+    body.append(_text(hint))
+    if form.needs_approval:
+        body.append(_small(md("modal.reply.needs_approval")))
+    else:
+        body.append(_input("Toggle", "approval", t("modal.reply.approval_label"),
+                           title=t("modal.reply.ask_approval"), valueOn="yes", valueOff=""))
     for n, s in enumerate(form.suggestions, start=1):
         about = md("modal.reply.owner", topic=escape(s.topic), owner=user(s.owner))
         if s.recent_at is not None:
             about += " · " + md("modal.reply.recent", at=t.datetime(s.recent_at))
         field = f"text_{n}"
-        text = _input("Text", field, t("modal.reply.label"), value=s.text, isMultiline=True, isRequired=True)
-        if max_length:
-            text["maxLength"] = max_length
-            text["value"] = s.text[:max_length]
-        body.append({"type": "Container", "separator": True,
-                     "items": [_small(f"**{n}.** {about}"), _quote(s.text, 1500)]})
+        text = _input("Text", field, t("modal.reply.label"), value=s.text, isMultiline=True)
+        if form.max_length:
+            text["maxLength"], text["value"] = form.max_length, s.text[:form.max_length]
         send = _submit(t("modal.reply.submit"), CardAction.REPLY, value, "positive")
         send["data"]["field"] = field
-        actions.append({"type": "Action.ShowCard", "title": f"{n}. {t('modal.reply.use')}"[:75], "card": {
-            "type": "AdaptiveCard", "body": [_small(md("modal.reply.based_on", topic=escape(s.topic),
-                                                      owner=user(s.owner))), text],
-            "actions": [send]}})
-    return _card(body, actions)
+        body.append({"type": "Container", "separator": True, "items": [
+            _small(f"**{n}.** {about}"), text, {"type": "ActionSet", "actions": [send]}]})
+    return _card(body)
+
+
+def reply_done(t: Translator) -> dict[str, Any]:
+    """What a private card (the tone check, the wordings) becomes once a reply was sent from it."""
+    return _card([_text(markdown(t)("teams.reply_done"))])
 
 
 def thread_note(t: Translator, note: ThreadNote) -> dict[str, Any]:

@@ -203,6 +203,12 @@ class TeamsChat:
         """A card for the person who acted, in the conversation they acted in (e.g. the tone check)."""
         await self._send(conversation, await self.named(_activity(content, summary)))
 
+    async def replace_form(self, conversation: str, activity_id: str, content: dict[str, Any], *,
+                           summary: str) -> None:
+        """Put a card in place of one posted for a person (e.g. a form once it was used)."""
+        await self._connector.update(self.service_url, conversation, activity_id,
+                                     await self.named(_activity(content, summary)))
+
     async def _post(self, conversation: str, content: dict[str, Any], marker: str,
                     view: cards.Renderable | None = None, *, summary: str | None = None) -> MessageRef:
         activity = await self.named(

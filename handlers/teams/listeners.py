@@ -156,6 +156,7 @@ def handlers(rt: Runtime) -> dict[str, Handler]:
         return Outcome(review=outcome) if isinstance(outcome, replies.Review) else None
 
     async def suggest(session: AsyncSession, c: Click) -> Outcome:
+        coord.team.require_member(c.user, action="case.reply")
         form = await replies.reply_form(session=session, ref=replies.parse_reply_ref(c.value), sinks=rt.sinks,
                                         craft=rt.craft, now=utcnow())
         return Outcome(suggestions=form)

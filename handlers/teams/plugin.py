@@ -26,6 +26,7 @@ from bot.runtime import Runtime
 from bot.services import audit, replies
 from bot.settings import Settings
 from bot.sql import upsert
+from bot.views import CardAction
 from handlers.teams import cards, listeners
 from handlers.teams.auth import InboundAuth, Unauthorized
 from handlers.teams.chat import TeamsChat
@@ -139,6 +140,8 @@ class Answer:
     markdown: bool = False
     public: bool = False
     """For everyone in the conversation (not a person's answer): never sent privately."""
+    replace: str | None = None
+    """The id of the card in `conversation` that `card` takes the place of."""
 
 
 async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: dict[str, Any]) -> Answer | None:
@@ -158,7 +161,7 @@ async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: di
         log.exception("Teams: activity %s could not be handled", activity.get("id"))
         return Answer(user, conversation, text=rt.t("error.unexpected", cid=correlation_id.get()))
     if outcome is None:
-        return None
+        return _sent_from_private_card(rt, activity, user, conversation)
     if outcome.message:  # e.g. the text behind a content warning: to the person alone
         return Answer(user, conversation, text=outcome.message, private_only=True)
     if outcome.answer:
@@ -170,14 +173,33 @@ async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: di
                                  max_length=review.form.max_length, approval=click.text("approval"))
         return Answer(user, conversation, card=card, summary=rt.t("modal.reply.review"))
     if outcome.suggestions is not None and click is not None:  # the answer library's wordings
-        form = outcome.suggestions
-        card = cards.suggestions_card(rt.t, form, value=click.value, max_length=form.max_length)
-        return Answer(user, conversation, card=card, summary=rt.t("teams.suggestions"))
+        card = cards.suggestions_card(rt.t, outcome.suggestions, value=click.value)
+        return Answer(user, conversation, card=card, summary=rt.t("teams.suggestions"), private_only=True)
     return None
+
+
+def _sent_from_private_card(rt: Runtime, activity: dict[str, Any], user: str,
+                            conversation: str) -> Answer | None:
+    """A reply sent from a card in the person's 1:1 chat (the tone check, the wordings): that card now
+    says so, and offers no second send."""
+    click = listeners.click_of(activity)
+    card_id = activity.get("replyToId")
+    personal = (activity.get("conversation") or {}).get("conversationType") == "personal"
+    if click is None or click.action != CardAction.REPLY or not personal or not isinstance(card_id, str):
+        return None
+    return Answer(user, conversation, card=cards.reply_done(rt.t), summary=rt.t("teams.reply_done_summary"),
+                  replace=card_id)
 
 
 async def _answer(rt: Runtime, chat: TeamsChat, answer: Answer) -> None:
     """Tell the person: in their 1:1 chat with the bot, else (unless private) where they acted."""
+    if answer.replace is not None and answer.card is not None:
+        try:
+            await chat.replace_form(answer.conversation, answer.replace, answer.card, summary=answer.summary)
+        except Exception:  # the card stays as it was; the reply is on its way regardless
+            log.exception("Teams: could not update card %s in %s", answer.replace, answer.conversation)
+        return
+
     async def send(conversation: str) -> None:
         if answer.card is not None:
             await chat.post_form(conversation, answer.card, summary=answer.summary)
