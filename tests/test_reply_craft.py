@@ -83,7 +83,7 @@ async def test_suggest_draft_warn_override_send(bot_factory: Callable[..., Any],
 
     # "Gebruiken": a stacked modal, filled in with the wording (the input is new there, so Slack applies it)
     await click_in_view(bot, fake_slack, view, offered[0]["accessory"])
-    pushed = fake_slack.calls_to("views.push")[0].args["view"]
+    pushed = (await fake_slack.wait_for(lambda: fake_slack.calls_to("views.push")))[0].args["view"]
     pushed = json.loads(pushed) if isinstance(pushed, str) else pushed
     assert not [b for b in pushed["blocks"] if b["type"] == "input"] and "submit" not in pushed
     draft_id = await fake_slack.wait_for(
@@ -155,4 +155,25 @@ async def test_rotation_and_identical_to_recent(bot_factory: Callable[..., Any],
     # ...and a reworded reply goes straight out
     own = "Hoi Piet, wat balen! Stuur je je ordernummer in een DM? Dan kijk ik waar je pakket is."
     assert await submit(bot, second["private_metadata"], own, user="U0AGENT2") == {"response_action": "clear"}
+    await receiver.wait_for(lambda: len(receiver.delivered) == 2)
+
+
+async def test_the_same_reply_submitted_twice_goes_out_once(
+        bot_factory: Callable[..., Any], fake_slack: FakeSlack, receiver: ReplyReceiver) -> None:
+    bot = await start(bot_factory, fake_slack, receiver)
+    jan = {"id": "a7", "name": "Jan"}
+    await bot.post_mentions([mention(7, text="Waar blijft mijn pakket? (7)", author=jan)])
+    view = await open_reply(bot, fake_slack, 7)
+    text = "Hoi Jan, ik zoek het voor je uit. Stuur je je ordernummer via een DM?"
+    # a double click (or the same form sent again from another card): one reply to the customer
+    assert await submit(bot, view["private_metadata"], text) == {"response_action": "clear"}
+    assert await submit(bot, view["private_metadata"], "  " + text + "\n") == {"response_action": "clear"}
+    await receiver.wait_for(lambda: list(receiver.delivered.values()))
+    async with bot.rt.maker() as session:
+        assert len((await session.scalars(select(Reply))).all()) == 1
+        repeated = (await session.scalars(select(CaseEvent).where(CaseEvent.action == "reply.repeated"))).all()
+    assert len(repeated) == 1 and repeated[0].actor == "U0AGENT1"
+    # another text is another reply
+    other = text + " Alvast bedankt!"
+    assert await submit(bot, view["private_metadata"], other) == {"response_action": "clear"}
     await receiver.wait_for(lambda: len(receiver.delivered) == 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -137,6 +137,22 @@ async def check_reply(*, session: AsyncSession, case: Case, text: str, sinks: Si
     if caps.reply_window is not None and now > mention.created_at + caps.reply_window:
         raise ReplyWindowClosed(source=case.source)
     return mention
+
+
+RESUBMIT_WINDOW = timedelta(minutes=10)
+"""A reply with the same text to the same message within this long is the same reply sent twice (a double
+click, a form submitted again from another card): it is not queued again."""
+
+
+async def recent_twin(session: AsyncSession, *, case: Case, mention: Mention, text: str,
+                      now: datetime) -> Reply | None:
+    """The reply with this very text to this message, made within RESUBMIT_WINDOW and not failed or
+    refused (index: case_id; a case has a handful of replies)."""
+    return await session.scalar(
+        select(Reply).where(Reply.case_id == case.id, Reply.mention_id == mention.id,
+                            Reply.text == text.strip(), Reply.created_at >= now - RESUBMIT_WINDOW,
+                            Reply.status.not_in([ReplyStatus.FAILED.value, ReplyStatus.REJECTED.value]))
+        .order_by(Reply.id.desc()).limit(1))
 
 
 async def submit_reply(

@@ -134,8 +134,12 @@ async def submit_reply(*, session: AsyncSession, ref: ReplyRef, actor: str, text
     with its promise, the warnings overridden, and the answer it used (rotation)."""
     coord.team.require_member(actor, action="case.reply")
     text = text.strip()
-    case = await cases.get_case(session, ref)
+    case = await cases.get_case(session, ref, lock=True)  # a second submit waits, then sees the first
     m = await cases.check_reply(session=session, case=case, text=text, sinks=sinks, now=now)
+    twin = await cases.recent_twin(session, case=case, mention=m, text=text, now=now)
+    if twin is not None:  # the same reply again (a double click): it is already on its way
+        audit.record(session, case_id=case.id, actor=actor, action="reply.repeated", at=now, reply_id=twin.id)
+        return Sent(twin)
     _, names = addressee(m)
     fingerprint = text_hash(text, names)
     since = now - craft.config.rotation
