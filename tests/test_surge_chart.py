@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import Translator
-from bot.ports import MessageRef
+from bot.ports import MessageRef, PermanentError
 from bot.views import SurgeAlert
 from handlers.slack.chart_uploads import CHART_EVERY, ChartUploads
 from handlers.slack.chat import SlackChat
@@ -231,6 +231,23 @@ async def test_a_chart_slack_keeps_refusing_is_deleted(fake: FakeSlack) -> None:
     assert shown(fake, ref.ts) is None
     await fake.wait_for(lambda: list(fake.files) == [], what="the refused one and the one it replaced deleted")
     assert len(fake.calls_to("files.delete")) == 2
+
+
+async def test_a_chart_uploaded_but_never_shown_is_deleted_when_replaced(fake: FakeSlack) -> None:
+    clock = Clock()
+    slack = chat(fake, clock)
+    ref = await slack.post_surge(channel=ALERTS, alert=alert(), marker="k1")
+    first = shown(fake, ref.ts)
+    clock.now += CHART_EVERY
+    with pytest.raises(PermanentError):  # the update fails (not for its image): the new chart is not shown
+        await slack.update_surge(ref=MessageRef(channel=ALERTS, ts="1.000001"),
+                                 alert=alert(history(10, 40, 120, 300, 450)))
+    assert uploads(fake) == 2 and len(fake.files) == 2 and shown(fake, ref.ts) == first
+    clock.now += CHART_EVERY
+    await slack.update_surge(ref=ref, alert=alert(history(10, 40, 120, 300, 470)))
+    third = shown(fake, ref.ts)
+    assert uploads(fake) == 3 and third not in (None, first)
+    await fake.wait_for(lambda: list(fake.files) == [third], what="the unshown and the replaced chart deleted")
 
 
 async def test_charts_are_remembered_for_a_bounded_number_of_surges(fake: FakeSlack) -> None:
