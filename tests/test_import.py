@@ -210,4 +210,4 @@ async def test_a_live_follow_up_to_an_imported_conversation_gets_a_card(
     bot = await bot_factory(slack=fake_slack)
     status, _ = await bot.post_mentions([mention(2, thread_id="t1", author=mention(1)["author"])])
     assert status == 202
-    await fake_slack.wait_for(lambda: len(fake_slack.messages[CHANNEL]) >= 1, timeout=5)
+    await fake_slack.wait_for(lambda: len(fake_slack.messages[CHANNEL]) >= 1, timeout=15)

@@ -13,7 +13,7 @@ from bot.models import Case, Mention, Surge
 from bot.services.surges import surge_value
 from tests.fakes.reply_receiver import ReplyReceiver
 from tests.fakes.slack_api import FakeSlack, block_action_body, form_encode_payload, slash_command_body
-from tests.harness import CHANNEL, card_text, mention
+from tests.harness import CHANNEL, card_text, mention, wait_until
 
 ALERTS = "C0ALERTS"
 ROLES = {
@@ -89,11 +89,11 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
             )
         return stored or 0, clustered or 0, counted or 0
 
-    for _ in range(100):  # the runner counts what is at least a second old, every 200 ms
+    async def all_counted() -> tuple[int, int, int] | None:  # the runner counts what is a second old
         stored, clustered, counted = await tally()
-        if counted == clustered:
-            break
-        await asyncio.sleep(0.1)
+        return (stored, clustered, counted) if stored == 320 and counted == clustered >= 200 else None
+
+    stored, clustered, counted = await wait_until(all_counted, what="every clustered mention counted")
     assert stored == 320 and clustered >= 200
     assert counted == clustered  # every mention stays stored and counted in its cluster
     # one storm card in the mention channel counts every clustered message (updated in place)
@@ -163,11 +163,7 @@ async def test_a_storm_on_one_post_raises_an_alert_and_collapses_into_clusters(
                 await session.scalar(select(Mention.needs_approval).where(Mention.external_id == "mlate1"))
             )
 
-    for _ in range(50):
-        if await needs_approval():
-            break
-        await asyncio.sleep(0.1)
-    assert await needs_approval()
+    await wait_until(needs_approval, what="the mention held for the spokesperson")
     async with bot.rt.maker() as session:
         surge = await session.scalar(select(Surge))
     assert surge is not None and surge.scope == "thread" and surge.key == "thread:facebook:post1"
@@ -304,11 +300,7 @@ async def test_crisis_by_command_on_a_topic_before_any_storm(
             query = select(Mention.needs_approval).where(Mention.external_id == "mdl1")
             return bool(await session.scalar(query))
 
-    for _ in range(50):
-        if await needs_approval():
-            break
-        await asyncio.sleep(0.1)
-    assert await needs_approval()
+    await wait_until(needs_approval, what="the mention held for the spokesperson")
     async with bot.rt.maker() as session:
         surges = list(await session.scalars(select(Surge)))
     assert len(surges) == 1 and surges[0].key == "topic:privacy" and surges[0].crisis_by == "U0MGR1"

@@ -242,7 +242,7 @@ async def test_socket_mode_round_trip(fake: FakeSlack) -> None:
     socket_client.socket_mode_request_listeners.append(on_request)
     await socket_client.connect()
     try:
-        await fake.wait_socket_connected(timeout=5)
+        await fake.wait_socket_connected(timeout=15)
         payload = event_callback_body(
             {"type": "app_mention", "text": "hi", "channel": "C1"}, event_id="Ev1"
         )
@@ -254,7 +254,7 @@ async def test_socket_mode_round_trip(fake: FakeSlack) -> None:
         assert fake.calls_to("apps.connections.open")[0].status == 200
     finally:
         await socket_client.close()
-    await fake.wait_for(lambda: fake.socket_connections == 0, timeout=2)
+    await fake.wait_for(lambda: fake.socket_connections == 0, timeout=10)
 
 
 async def test_bolt_app_over_socket_mode(fake: FakeSlack, client: AsyncWebClient) -> None:
@@ -274,12 +274,12 @@ async def test_bolt_app_over_socket_mode(fake: FakeSlack, client: AsyncWebClient
     )
     await handler.connect_async()
     try:
-        await fake.wait_socket_connected(timeout=5)
+        await fake.wait_socket_connected(timeout=15)
         ts = (await client.chat_postMessage(channel="C1", text="<@U0BOT> ping"))["ts"]
         mention = {"type": "app_mention", "user": "U1", "channel": "C1", "ts": ts, "event_ts": ts}
         sent = await fake.socket_send("events_api", event_callback_body(mention, event_id="Ev1"))
         await fake.wait_socket_ack(sent)
-        await fake.wait_for(lambda: fake.messages["C1"][1]["thread_ts"] == ts, timeout=5)
+        await fake.wait_for(lambda: fake.messages["C1"][1]["thread_ts"] == ts, timeout=15)
         click = block_action_body(
             action_id="open",
             value="1",
@@ -289,7 +289,7 @@ async def test_bolt_app_over_socket_mode(fake: FakeSlack, client: AsyncWebClient
             trigger_id=fake.issue_trigger_id(),
         )
         await fake.wait_socket_ack(await fake.socket_send("interactive", click))
-        await fake.wait_for(lambda: fake.views, timeout=5)
+        await fake.wait_for(lambda: fake.views, timeout=15)
     finally:
         await handler.close_async()
 
@@ -303,7 +303,7 @@ async def test_stop_closes_connected_socket_without_hanging() -> None:
         auto_reconnect_enabled=False,
     )
     await socket_client.connect()
-    await fake.wait_socket_connected(timeout=5)
+    await fake.wait_socket_connected(timeout=15)
     await asyncio.wait_for(fake.stop(), 3)
     await socket_client.close()
 
