@@ -137,6 +137,16 @@ def shown(fake: FakeSlack, ts: str) -> str | None:
     return images[0]["slack_file"]["id"] if images else None
 
 
+async def posted(fake: FakeSlack) -> tuple[Clock, SlackChat, MessageRef, str]:
+    """An alert card posted with its first chart: the clock, the chat, the card and the chart's file id."""
+    clock = Clock()
+    slack = chat(fake, clock)
+    ref = await slack.post_surge(channel=ALERTS, alert=alert(), marker="k1")
+    first = shown(fake, ref.ts)
+    assert first is not None
+    return clock, slack, ref, first
+
+
 def message(fake: FakeSlack, ts: str) -> dict[str, Any]:
     return next(m for m in fake.messages[ALERTS] if m["ts"] == ts)
 
@@ -197,11 +207,7 @@ async def test_a_slow_upload_does_not_hold_the_card(fake: FakeSlack) -> None:
 
 
 async def test_a_chart_slack_refuses_is_left_out_and_then_replaced(fake: FakeSlack) -> None:
-    clock = Clock()
-    slack = chat(fake, clock)
-    ref = await slack.post_surge(channel=ALERTS, alert=alert(), marker="k1")
-    first = shown(fake, ref.ts)
-    assert first is not None
+    clock, slack, ref, first = await posted(fake)
     del fake.files[first]  # deleted in Slack meanwhile (or not processed yet)
     await slack.update_surge(ref=ref, alert=alert())
     assert shown(fake, ref.ts) is None and fake.updates[-1]["blocks"]  # the update went out without it
@@ -219,11 +225,7 @@ async def test_a_chart_slack_refuses_is_left_out_and_then_replaced(fake: FakeSla
 
 
 async def test_a_chart_slack_keeps_refusing_is_deleted(fake: FakeSlack) -> None:
-    clock = Clock()
-    slack = chat(fake, clock)
-    ref = await slack.post_surge(channel=ALERTS, alert=alert(), marker="k1")
-    first = shown(fake, ref.ts)
-    assert first is not None
+    clock, slack, ref, first = await posted(fake)
     clock.now += CHART_EVERY
     fake.refuse_files = True
     await slack.update_surge(ref=ref, alert=alert(history(10, 40, 120, 300, 450)))
@@ -234,10 +236,7 @@ async def test_a_chart_slack_keeps_refusing_is_deleted(fake: FakeSlack) -> None:
 
 
 async def test_a_chart_uploaded_but_never_shown_is_deleted_when_replaced(fake: FakeSlack) -> None:
-    clock = Clock()
-    slack = chat(fake, clock)
-    ref = await slack.post_surge(channel=ALERTS, alert=alert(), marker="k1")
-    first = shown(fake, ref.ts)
+    clock, slack, ref, first = await posted(fake)
     clock.now += CHART_EVERY
     with pytest.raises(PermanentError):  # the update fails (not for its image): the new chart is not shown
         await slack.update_surge(ref=MessageRef(channel=ALERTS, ts="1.000001"),
