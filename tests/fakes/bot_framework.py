@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import inspect
 import itertools
 import json
 import secrets
@@ -43,6 +42,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.polling import describe, poll
 
 JsonDict = dict[str, Any]
 
@@ -50,7 +50,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "teams"
 ISSUER = "https://api.botframework.com"
 SCOPE = "https://api.botframework.com/.default"
 MESSAGE_ID = ";messageid="
-POLL_INTERVAL_S = 0.02
 TEAMS_RATE_WINDOWS = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
 """Teams' documented per-bot, per-thread limits: (seconds, messages)."""
 _UNAUTHORIZED = {"message": "Authorization has been denied for this request."}
@@ -357,24 +356,12 @@ class FakeBotFramework(LoopbackServer):
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
         """Poll ``predicate`` every 20 ms until truthy and return it; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while True:
-            try:
-                result = predicate()
-                if result:
-                    return result
-            except Exception as exc:  # e.g. IndexError while the awaited post does not exist yet
-                last_error = exc
-            if time.monotonic() >= deadline:
-                try:
-                    source = inspect.getsource(predicate).strip()
-                except (OSError, TypeError):
-                    source = repr(predicate)
-                recent = ", ".join(f"{c.method} {c.path}={c.status}" for c in self.calls[-10:])
-                raise AssertionError(f"timed out after {timeout}s waiting for {what or source}; "
-                                     f"last error {last_error!r}; recent calls: {recent}")
-            await asyncio.sleep(POLL_INTERVAL_S)
+        def report(error: Exception | None) -> str:
+            recent = ", ".join(f"{c.method} {c.path}={c.status}" for c in self.calls[-10:])
+            return (f"timed out after {timeout}s waiting for {what or describe(predicate)}; "
+                    f"last error {error!r}; recent calls: {recent}")
+
+        return await poll(predicate, timeout=timeout, report=report)
 
     # --- request plumbing ---
 

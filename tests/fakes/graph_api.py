@@ -13,11 +13,9 @@ Payload shapes follow Meta's webhook reference (Page `feed`, Instagram `comments
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from aiohttp import web
 
 from bot.signing import sign
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.polling import describe, poll
 
 JsonDict = dict[str, Any]
 VERSION = "v21.0"
@@ -127,18 +126,9 @@ class FakeGraph(LoopbackServer):
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Poll `predicate` until truthy and return it; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                value = predicate()
-            except (IndexError, KeyError):
-                value = None
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                recent = [(c.method, c.path, c.status) for c in self.calls[-10:]]
-                raise AssertionError(f"FakeGraph: condition not met; recent calls {recent}")
-            await asyncio.sleep(0.02)
+        return await poll(predicate, timeout=timeout, report=lambda error: (
+            f"FakeGraph: condition not met ({describe(predicate)}); last error {error!r}; recent calls "
+            f"{[(c.method, c.path, c.status) for c in self.calls[-10:]]}"))
 
     # --- server ---
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.signing import verify
+from tests.fakes.polling import describe, poll
 
 
 class ReplyReceiver:
@@ -61,11 +62,7 @@ class ReplyReceiver:
         return web.json_response({"id": f"r-{len(self.delivered)}"})
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"reply receiver: condition not met; requests={self.requests}")
-            await asyncio.sleep(0.02)
+        """Poll `predicate` until truthy and return it; AssertionError on timeout."""
+        return await poll(predicate, timeout=timeout, report=lambda error: (
+            f"reply receiver: condition not met ({describe(predicate)}); last error {error!r}; "
+            f"requests={self.requests}"))

@@ -24,7 +24,6 @@ import contextlib
 import copy
 import hashlib
 import hmac
-import inspect
 import json
 import math
 import re
@@ -44,6 +43,8 @@ from typing import Any
 import yaml
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
+from tests.fakes.polling import describe, poll
+
 JsonDict = dict[str, Any]
 
 TEAM_ID = "T0FAKE"
@@ -56,7 +57,6 @@ TRIGGER_TTL_S = 3.0
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-manifest.yaml"
 BOT_SCOPES = tuple(yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"])
 """What installing the app from its manifest grants the bot token."""
-POLL_INTERVAL_S = 0.02
 
 _JSON_STRING_FIELDS = ("blocks", "attachments", "metadata", "view", "files")
 _DELAYED_METHODS = frozenset({"chat.postMessage", "chat.update"})
@@ -270,29 +270,15 @@ class FakeSlack:
         self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = ""
     ) -> Any:
         """Poll ``predicate`` every 20 ms until truthy and return it; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while True:
-            try:
-                result = predicate()
-                if result:
-                    return result
-            except Exception as exc:  # e.g. IndexError while the awaited message does not exist yet
-                last_error = exc
-            if time.monotonic() >= deadline:
-                raise AssertionError(self._timeout_report(predicate, timeout, what, last_error))
-            await asyncio.sleep(POLL_INTERVAL_S)
+        return await poll(predicate, timeout=timeout,
+                          report=lambda error: self._timeout_report(predicate, timeout, what, error))
 
     def _timeout_report(
         self, predicate: Callable[[], Any], timeout: float, what: str, error: Exception | None
     ) -> str:
-        try:
-            source = inspect.getsource(predicate).strip()
-        except (OSError, TypeError):
-            source = repr(predicate)
         recent = ", ".join(f"{c.method}={c.status}:{c.error or 'ok'}" for c in self.calls[-10:])
         lines = [
-            f"FakeSlack.wait_for timed out after {timeout}s: {what or source}",
+            f"FakeSlack.wait_for timed out after {timeout}s: {what or describe(predicate)}",
             f"  last calls ({len(self.calls)} total): {recent or 'none'}",
             f"  messages per channel: { {ch: len(msgs) for ch, msgs in self.messages.items()} }",
             f"  socket connections: {self.socket_connections}, acks: {len(self.socket_acks)}",

@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.polling import describe, poll
 
 JsonDict = dict[str, Any]
 
@@ -270,19 +271,12 @@ class FakeX(LoopbackServer):
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
         """Poll `predicate` until truthy and return it; AssertionError on timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                value = predicate()
-            except (IndexError, KeyError):
-                value = None
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                recent = ", ".join(f"{c.endpoint}={c.status}" for c in self.calls[-8:])
-                raise AssertionError(f"FakeX.wait_for timed out after {timeout}s: {what}; "
-                                     f"last calls: {recent or 'none'}")
-            await asyncio.sleep(0.02)
+        def report(error: Exception | None) -> str:
+            recent = ", ".join(f"{c.endpoint}={c.status}" for c in self.calls[-8:])
+            return (f"FakeX.wait_for timed out after {timeout}s: {what or describe(predicate)}; "
+                    f"last calls: {recent or 'none'}; last error {error!r}")
+
+        return await poll(predicate, timeout=timeout, report=report)
 
     # --- internals ---
 
