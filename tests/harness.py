@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,3 +199,24 @@ async def start_bot(settings: Settings, **kw: Any) -> Bot:
 async def stop_bot(bot: Bot) -> None:
     await bot.http.close()
     await bot.server.close()
+
+
+StartBot = Callable[..., Awaitable[Bot]]
+
+
+@contextlib.asynccontextmanager
+async def bots(settings: Callable[..., Settings], **kw: Any) -> AsyncIterator[StartBot]:
+    """Start bots as a test asks for them (`await start(**overrides)`, each on `settings(**overrides)`,
+    with `kw` for create_app); all are stopped at the end, the newest first."""
+    running: list[Bot] = []
+
+    async def start(**overrides: Any) -> Bot:
+        bot = await start_bot(settings(**overrides), **kw)
+        running.append(bot)
+        return bot
+
+    try:
+        yield start
+    finally:
+        for bot in reversed(running):
+            await stop_bot(bot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,11 +38,11 @@ from tests.harness import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
     Bot,
+    StartBot,
     base_config,
+    bots,
     card_actions,
     card_text,
-    start_bot,
-    stop_bot,
 )
 
 PAGE_ID = "1234567890"
@@ -57,7 +57,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "meta"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "meta"
 POST_ID = f"{PAGE_ID}_555000111"
 
-StartBot = Callable[..., Awaitable[Bot]]
 
 
 def meta_settings(db_url: str, *, slack: FakeSlack | None, graph: FakeGraph | None,
@@ -91,18 +90,12 @@ async def graph() -> AsyncIterator[FakeGraph]:
 @pytest.fixture
 async def start(db_url: str) -> AsyncIterator[StartBot]:
     """Start bots with Meta on the test database: `await start(slack=..., graph=...)`."""
-    bots: list[Bot] = []
+    def settings(*, slack: FakeSlack | None = None, graph: FakeGraph | None = None,
+                 env: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> Settings:
+        return meta_settings(db_url, slack=slack, graph=graph, env=env, meta=meta)
 
-    async def make(*, slack: FakeSlack | None = None, graph: FakeGraph | None = None,
-                   env: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> Bot:
-        bot = await start_bot(meta_settings(db_url, slack=slack, graph=graph, env=env, meta=meta),
-                              plugins=PLUGINS)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in reversed(bots):
-        await stop_bot(bot)
+    async with bots(settings, plugins=PLUGINS) as make:
+        yield make
 
 
 @pytest.fixture

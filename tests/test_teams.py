@@ -8,7 +8,7 @@ Framework signs it. Nothing of ours is patched.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -22,11 +22,12 @@ from tests.fakes.reply_receiver import ReplyReceiver
 from tests.harness import (
     WEBHOOK_SECRET,
     Bot,
+    StartBot,
     _merge,
     base_config,
+    bots,
     mention,
     settle,
-    start_bot,
     stop_bot,
     wait_until,
 )
@@ -36,7 +37,6 @@ AGENT_2 = "0c0ffee0-1234-4abc-8def-0123456789ab"
 OUTSIDER = "deadbeef-0000-4000-8000-000000000000"
 SPOKES = "5b0c0e9a-7f3e-4b1e-9d6a-2f8e2b0c1d3e"
 PLUGINS = ["integrations.webhook.plugin", "handlers.slack.plugin", "handlers.teams.plugin"]
-StartBot = Callable[..., Awaitable[Bot]]
 
 
 def person(aad: str, name: str = "Anna de Vries") -> dict[str, Any]:
@@ -65,17 +65,11 @@ def teams_settings(*, db_url: str, fake: FakeBotFramework, reply_url: str, **ove
 
 @pytest.fixture
 async def teams_bot(db_url: str, teams: FakeBotFramework, receiver: ReplyReceiver) -> AsyncIterator[StartBot]:
-    running: list[Bot] = []
+    def settings(**overrides: Any) -> Settings:
+        return teams_settings(db_url=db_url, fake=teams, reply_url=receiver.url, **overrides)
 
-    async def start(**overrides: Any) -> Bot:
-        bot = await start_bot(teams_settings(db_url=db_url, fake=teams, reply_url=receiver.url, **overrides),
-                              plugins=PLUGINS)
-        running.append(bot)
-        return bot
-
-    yield start
-    for bot in reversed(running):
-        await stop_bot(bot)
+    async with bots(settings, plugins=PLUGINS) as start:
+        yield start
 
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,9 @@ from tests.harness import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
     Bot,
+    StartBot,
     base_config,
+    bots,
     card_actions,
     card_text,
     start_bot,
@@ -46,7 +48,6 @@ BEARER, API_KEY, API_SECRET = "x-bearer", "x-key", "x-secret"
 ACCESS_TOKEN, ACCESS_SECRET = "1500000000000000001-token", "x-access-secret"
 X_ENV = {"x_bearer_token": BEARER, "x_api_key": API_KEY, "x_api_secret": API_SECRET,
          "x_access_token": ACCESS_TOKEN, "x_access_secret": ACCESS_SECRET}
-StartBot = Callable[..., Awaitable[Bot]]
 
 
 def x_settings(*, db_url: str, slack: FakeSlack, fake_x: FakeX, x_env: dict[str, str] | None = None,
@@ -70,17 +71,11 @@ async def fake_x() -> AsyncIterator[FakeX]:
 @pytest.fixture
 async def x_bot(db_url: str, fake_slack: FakeSlack, fake_x: FakeX) -> AsyncIterator[StartBot]:
     """Start bots with the X plugin on the test database: `await x_bot(backfill="5s")`."""
-    running: list[Bot] = []
+    def settings(**x_config: Any) -> Settings:
+        return x_settings(db_url=db_url, slack=fake_slack, fake_x=fake_x, **x_config)
 
-    async def start(**x_config: Any) -> Bot:
-        bot = await start_bot(x_settings(db_url=db_url, slack=fake_slack, fake_x=fake_x, **x_config),
-                              plugins=PLUGINS)
-        running.append(bot)
-        return bot
-
-    yield start
-    for bot in reversed(running):
-        await stop_bot(bot)
+    async with bots(settings, plugins=PLUGINS) as start:
+        yield start
 
 
 async def stop(bot: Bot) -> None:
