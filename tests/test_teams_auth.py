@@ -79,7 +79,8 @@ async def test_broken_claims_are_refused(teams: FakeBotFramework, auth: InboundA
 
 async def test_clock_skew_of_five_minutes_is_allowed(teams: FakeBotFramework, auth: InboundAuth):
     activity = teams.channel_message("hello")
-    await auth.verify(teams.inbound_auth(activity, exp=int(time.time()) - 240), activity)
+    claims = await auth.verify(teams.inbound_auth(activity, exp=int(time.time()) - 240), activity)
+    assert claims["aud"] == teams.app_id and claims["exp"] < time.time()  # expired 4 min ago: still taken
 
 
 async def test_missing_or_malformed_header_is_refused(teams: FakeBotFramework, auth: InboundAuth):
