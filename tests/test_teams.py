@@ -11,9 +11,10 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.models import Case, CaseEvent, Reply
 from bot.settings import AppConfig, Env, Settings
@@ -212,6 +213,32 @@ async def test_unsigned_or_forged_activities_are_refused(teams_bot: StartBot, te
     [hello] = await teams.wait_for(lambda: [p for p in teams.threads.get(teams.team_id, [])
                                             if "Klantenservice" in json.dumps(p.activity)], what="the hello")
     assert teams.channel_id in hello.activity["text"]
+
+
+async def test_bodies_that_are_not_activities_get_a_clear_400(teams_bot: StartBot,
+                                                               teams: FakeBotFramework) -> None:
+    bot = await teams_bot()
+    async with aiohttp.ClientSession() as http:
+        for body in (b"{not json", b"[1, 2]", b"\xff\xfe"):
+            async with http.post(bot.url("/api/messages"), data=body,
+                                 headers={"Content-Type": "application/json"}) as response:
+                assert response.status == 400 and "not a JSON activity" in (await response.json())["error"]
+    for field_, value, error in (("from", "Anna", "'from' is not an object"),
+                                 ("conversation", ["x"], "'conversation' is not an object"),
+                                 ("text", {"a": 1}, "'text' is not a string")):
+        activity = teams.channel_message("hallo", user=person(AGENT))
+        activity[field_] = value
+        answer = await teams.deliver(bot.url("/api/messages"), activity)
+        assert answer.status == 400 and error in answer.body["error"], answer
+    tenantless = teams.channel_message("hallo", user=person(AGENT))
+    tenantless["channelData"]["tenant"] = "someone"
+    assert (await teams.deliver(bot.url("/api/messages"), tenantless)).status == 400
+    # a channel id that is not a string cannot pass the signing key's endorsement (was a 500)
+    listed = teams.channel_message("hallo", user=person(AGENT))
+    listed["channelId"] = ["msteams"]
+    assert (await teams.deliver(bot.url("/api/messages"), listed)).status == 400
+    async with bot.rt.maker() as session:
+        assert await session.scalar(select(func.count()).select_from(CaseEvent)) == 0
 
 
 async def test_message_in_card_thread_is_history(teams_bot: StartBot, teams: FakeBotFramework) -> None:

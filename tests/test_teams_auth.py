@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from handlers.teams.auth import InboundAuth, Unauthorized
+from handlers.teams.auth import InboundAuth, SigningKey, Unauthorized, check_endorsement
 from tests.fakes.bot_framework import FakeBotFramework, recording
 from tests.fakes.loopback import LoopbackServer
 
@@ -207,3 +207,11 @@ async def test_recorded_activities_delivered_signed_pass(teams: FakeBotFramework
     assert ok.status == 200 and bot.received == [activity]
     assert refused == (401, {"error": "missing bearer token"})
     assert unsigned_url.status == 401
+
+
+@pytest.mark.parametrize("channel", [["msteams"], None, 7, "webchat"])
+def test_only_an_endorsed_channel_name_passes(channel: object) -> None:
+    key = SigningKey(key=None, endorsements=frozenset({"msteams"}))
+    check_endorsement(key, "msteams")
+    with pytest.raises(Unauthorized, match="not endorsed"):
+        check_endorsement(key, channel)

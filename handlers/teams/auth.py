@@ -72,7 +72,7 @@ def parse_jwks(jwks: Any) -> dict[str, SigningKey]:
 
 def check_endorsement(key: SigningKey, channel_id: Any) -> None:
     """Refuse a key whose listed endorsements do not include the activity's channel."""
-    if key.endorsements is not None and (not channel_id or channel_id not in key.endorsements):
+    if key.endorsements is not None and (not isinstance(channel_id, str) or channel_id not in key.endorsements):
         raise Unauthorized(f"signing key not endorsed for channel {channel_id!r}")
 
 

@@ -70,8 +70,9 @@ def install(app: web.Application, rt: Runtime) -> None:
             activity = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return web.json_response({"error": "the body is not a JSON activity"}, status=400)
-        if not isinstance(activity, dict):
-            return web.json_response({"error": "the body is not a JSON activity"}, status=400)
+        shape = _misshapen(activity)
+        if shape:
+            return web.json_response({"error": shape}, status=400)
         try:
             await auth.verify(request.headers.get("Authorization"), activity)
         except Unauthorized as exc:
@@ -124,6 +125,27 @@ def _unavailable(app: web.Application, message: str, *, warn: bool = False) -> N
         return web.json_response({"error": message}, status=503)
 
     app.router.add_post("/api/messages", unavailable)
+
+
+ACTIVITY_OBJECTS = ("from", "recipient", "conversation", "channelData")
+"""Activity fields that are objects when present (the handlers read into them)."""
+
+
+def _misshapen(activity: Any) -> str | None:
+    """Why a body is not an activity we can read (a 400), or None."""
+    if not isinstance(activity, dict):
+        return "the body is not a JSON activity"
+    for name in ACTIVITY_OBJECTS:
+        if activity.get(name) is not None and not isinstance(activity[name], dict):
+            return f"activity field {name!r} is not an object"
+    data = activity.get("channelData") or {}
+    for name in ("tenant", "team", "channel"):
+        if data.get(name) is not None and not isinstance(data[name], dict):
+            return f"activity field 'channelData.{name}' is not an object"
+    for name in ("type", "id", "serviceUrl", "channelId", "text", "replyToId"):
+        if activity.get(name) is not None and not isinstance(activity[name], str):
+            return f"activity field {name!r} is not a string"
+    return None
 
 
 @dataclass(frozen=True)
