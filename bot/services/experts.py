@@ -150,14 +150,14 @@ async def answer_in_direct_chat(
 ) -> ExpertRequest | None:
     """A chat without threads (Teams' 1:1 chat): what the expert writes there answers the newest open
     question we asked them in it (None if none is open)."""
-    threads = await session.scalars(
-        select(DirectThread).where(DirectThread.channel == channel, DirectThread.user == user,
-                                   DirectThread.kind == "expert").order_by(DirectThread.id.desc()).limit(20))
-    for thread in threads:
-        request = await session.get(ExpertRequest, thread.subject_id)
-        if request is not None and request.state == ExpertState.OPEN:
-            return await answer(session=session, ref=request.ref, actor=user, text=text, now=now, coord=coord)
-    return None
+    request = await session.scalar(  # one query (index: the chat's threads, then each request by its key)
+        select(ExpertRequest).join(DirectThread, DirectThread.subject_id == ExpertRequest.id)
+        .where(DirectThread.channel == channel, DirectThread.user == user, DirectThread.kind == "expert",
+               ExpertRequest.state == ExpertState.OPEN.value)
+        .order_by(DirectThread.id.desc()).limit(1))
+    if request is None:
+        return None
+    return await answer(session=session, ref=request.ref, actor=user, text=text, now=now, coord=coord)
 
 
 async def answer_in_card_thread(
