@@ -264,12 +264,13 @@ def delivery_key(activity: dict[str, Any]) -> str:
 
 
 async def remember_person(session: AsyncSession, activity: dict[str, Any]) -> None:
-    """Keep the sender's display name, so that cards show names where roles and owners are ids."""
+    """Keep the sender's display name, so that cards show names where roles and owners are ids (the row
+    is written only when the name is new or changed, not on every click)."""
     sender = activity.get("from") or {}
     person, name = user_of(activity), str(sender.get("name") or "").strip()
     if person and name:
-        await session.execute(upsert(session, ChatPerson, ["id"], ["name", "updated_at"]),
-                              [{"id": person, "name": name[:200], "updated_at": utcnow()}])
+        stmt = upsert(session, ChatPerson, ["id"], ["name", "updated_at"], when_changed=["name"])
+        await session.execute(stmt, [{"id": person, "name": name[:200], "updated_at": utcnow()}])
 
 
 async def handle(rt: Runtime, table: dict[str, Handler], activity: dict[str, Any]) -> Outcome | None:
