@@ -23,7 +23,7 @@ def upsert(session: AsyncSession, model: Any, index_elements: list[str], update:
     with `when_changed`, only when one of those columns differs (else the row is not written at all)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(model)
-    where = or_(*(getattr(model, name) != getattr(stmt.excluded, name) for name in when_changed))
+    changed = [getattr(model, name) != getattr(stmt.excluded, name) for name in when_changed]
     return stmt.on_conflict_do_update(index_elements=index_elements,
                                       set_={name: getattr(stmt.excluded, name) for name in update},
-                                      where=where if when_changed else None)
+                                      where=or_(*changed) if changed else None)
