@@ -414,6 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(f"webcare: {line}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # a file to read or write (--output, --html, an export to replay): one line, not a traceback
+        print(f"webcare: {exc.filename or exc}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -48,3 +48,13 @@ def test_cli_writes_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert main(["teams-package", "--name", "Voorbeeld BV", "--output", str(out)]) == 0
     with zipfile.ZipFile(out) as zf:
         assert json.loads(zf.read("manifest.json"))["bots"][0]["botId"] == APP_ID
+
+
+def test_cli_says_when_it_cannot_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MICROSOFT_APP_ID", APP_ID)
+    missing = tmp_path / "nope" / "webcare-teams.zip"
+    assert main(["teams-package", "--output", str(missing)]) == 2
+    assert f"webcare: {missing}: No such file or directory" in capsys.readouterr().err
+    assert main(["teams-package", "--output", str(tmp_path)]) == 2  # a directory
+    assert str(tmp_path) in capsys.readouterr().err
