@@ -167,7 +167,8 @@ async def test_outsider_is_refused_privately_and_audited(teams_bot: StartBot, te
     assert "webcareteam" in told and not card.replies
     async with bot.rt.maker() as session:
         refusals = (await session.scalars(select(CaseEvent).where(CaseEvent.actor == OUTSIDER))).all()
-    assert refusals
+        case_id = await session.scalar(select(Case.id))
+    assert [(e.action, e.case_id, e.detail["action"]) for e in refusals] == [("refused", case_id, "case.claim")]
     async with bot.rt.maker() as session:
         assert (await session.scalar(select(Case.owner))) is None
 

@@ -176,7 +176,8 @@ async def _handle(rt: Runtime, table: dict[str, listeners.Handler], activity: di
         outcome = await listeners.handle(rt, table, activity)
     except WebcareError as exc:
         if isinstance(exc, NotAllowed):
-            await _audit(rt, exc, activity)
+            click = listeners.click_of(activity)
+            await audit.refused(rt, exc, click.value if click else None)
         log.info("Teams: refused: %s", exc)
         return Answer(user, conversation, text=refusal(rt.t, TEAMS, exc))
     except Exception:  # a bug or the database away: the person gets a reference, the log the cause
@@ -270,15 +271,6 @@ def _connector(settings: Settings, *, timeout: float) -> BotConnector:
                         app_password=password.get_secret_value() if password else "",
                         tenant_id=env.microsoft_app_tenant_id, login_url=env.microsoft_login_url,
                         timeout=timeout)
-
-
-async def _audit(rt: Runtime, exc: NotAllowed, activity: dict[str, Any]) -> None:
-    click = listeners.click_of(activity)
-    rt.metrics.refused.labels(action=str(exc.params.get("action", "?"))).inc()
-    async with rt.uow() as session:
-        await audit.refusal(session, actor=str(exc.params.get("user", "?")), at=utcnow(),
-                            ref=click.value if click else None, action=str(exc.params.get("action")),
-                            role=str(exc.params.get("role")))
 
 
 def _installed(rt: Runtime, activity: dict[str, Any]) -> Answer | None:
