@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from bot.craft.tone import ToneCode, ToneWarning
 from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
 from bot.services.reports import ClockLine, Mine, Stats
@@ -301,3 +302,12 @@ def stats(t: Translator, s: Stats) -> str:
              median=t.ago(s.median) if s.median is not None else "-",
              p90=t.ago(s.p90) if s.p90 is not None else "-", promises_open=s.promises_open,
              overdue=s.overdue, kept=s.kept, late=s.late, broken=s.broken)
+
+
+def tone_line(t: Translator, m: Markup, w: ToneWarning, source: str) -> str:
+    """One tone warning as a sentence, quoting the draft's words."""
+    if w.code == ToneCode.TOO_LONG:
+        return t("tone.too_long", length=w.length, limit=w.limit, source=source)
+    if w.code == ToneCode.DUPLICATE and w.at is not None:
+        return t("tone.duplicate", at=m.date(t, w.at, "datetime"))
+    return t(f"tone.{w.code.value}", evidence=", ".join(f"'{m.escape(e)}'" for e in w.evidence))

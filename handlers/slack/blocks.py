@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from bot import phrasing
-from bot.craft.tone import ToneCode, ToneWarning
 from bot.i18n import Translator
 from bot.phrasing import SOURCE_EMOJI, DateKind, Markup, author_name, source_label
 from bot.services.cases import IGNORE_REASONS, ref_value
@@ -344,18 +343,8 @@ def _suggestion_blocks(t: Translator, form: ReplyForm) -> list[dict[str, Any]]:
     return blocks
 
 
-def tone_line(t: Translator, w: ToneWarning, source: str) -> str:
-    """One tone warning as a sentence, quoting the draft's words."""
-    evidence = ", ".join(f"'{escape(e)}'" for e in w.evidence)
-    if w.code == ToneCode.TOO_LONG:
-        return t("tone.too_long", length=w.length, limit=w.limit, source=source)
-    if w.code == ToneCode.DUPLICATE and w.at is not None:
-        return t("tone.duplicate", at=slack_date(w.at, "{date_short_pretty} {time}", t.datetime(w.at)))
-    return t(f"tone.{w.code.value}", evidence=evidence)
-
-
 def _review_blocks(t: Translator, review: ReplyReview, source: str) -> list[dict[str, Any]]:
-    lines = "\n".join(f"• {tone_line(t, w, source)}" for w in review.warnings)
+    lines = "\n".join(f"• {phrasing.tone_line(t, SLACK, w, source)}" for w in review.warnings)
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from bot import phrasing
-from bot.craft.tone import ToneCode, ToneWarning
 from bot.i18n import Translator
 from bot.phrasing import LEVEL_EMOJI, SOURCE_EMOJI, author_name, cut, source_label
 from bot.services.approvals import approval_value
@@ -539,16 +538,6 @@ def storm_groups_text(t: Translator, *, label: str, total: int, groups: list[tup
                       *(f"• {count}× {sample}" for count, sample in groups)])
 
 
-def _tone_line(t: Translator, w: ToneWarning, source: str) -> str:
-    """One tone warning as a sentence, quoting the draft's words (Slack's `tone_line` in Markdown)."""
-    md = markdown(t)
-    if w.code == ToneCode.TOO_LONG:
-        return md("tone.too_long", length=w.length, limit=w.limit, source=source)
-    if w.code == ToneCode.DUPLICATE and w.at is not None:
-        return md("tone.duplicate", at=t.datetime(w.at))
-    return md(f"tone.{w.code.value}", evidence=", ".join(f"'{escape(e)}'" for e in w.evidence))
-
-
 def review_card(t: Translator, form: ReplyForm, *, value: str, max_length: int | None = None,
                 approval: str = "") -> dict[str, Any]:
     """The tone check of a reply (Slack shows it in the reply modal): the warnings, then the text to
@@ -559,7 +548,7 @@ def review_card(t: Translator, form: ReplyForm, *, value: str, max_length: int |
     assert review is not None
     src = source_label(t, form.source)
     body: list[dict[str, Any]] = [_text(md("modal.reply.review"), weight="Bolder")]
-    body += [_text(f"• {_tone_line(t, w, src)}") for w in review.warnings]
+    body += [_text(f"• {phrasing.tone_line(md, TEAMS, w, src)}") for w in review.warnings]
     if review.promise is not None:
         p = review.promise
         body.append(_small(md("modal.reply.promise", phrase=escape(p.phrases[0]), due=t.datetime(p.due_at))))
