@@ -14,7 +14,9 @@ from typing import Literal
 from bot.craft.tone import ToneCode, ToneWarning
 from bot.errors import NotAllowed, WebcareError
 from bot.i18n import Translator
+from bot.models import Surge
 from bot.services.reports import ClockLine, Mine, Stats
+from bot.services.surges import CrisisOutcome
 from bot.triage.service import explain
 from bot.views import (
     AuthorView,
@@ -311,3 +313,25 @@ def tone_line(t: Translator, m: Markup, w: ToneWarning, source: str) -> str:
     if w.code == ToneCode.DUPLICATE and w.at is not None:
         return t("tone.duplicate", at=m.date(t, w.at, "datetime"))
     return t(f"tone.{w.code.value}", evidence=", ".join(f"'{m.escape(e)}'" for e in w.evidence))
+
+
+def open_surges(t: Translator, m: Markup, items: list[Surge], sep: str) -> str:
+    """`crisis`: the open surges numbered, and what to type."""
+    if not items:
+        return t("command.crisis_none")
+    lines = [t("command.crisis_line", n=n, level=t(f"surge.level.{s.level}"),
+               label=m.escape(cut(s.label or s.key, 80)), since=m.date(t, s.started_at, "datetime"),
+               crisis=t("command.crisis_active") if s.crisis_at else "").rstrip()
+             for n, s in enumerate(items, start=1)]
+    return sep.join([t("command.crisis_list"), *lines, t("command.crisis_how")])
+
+
+def crisis(t: Translator, m: Markup, outcome: CrisisOutcome, sep: str) -> str:
+    """The answer to `crisis [N | TOPIC]`."""
+    if outcome.surge is not None:
+        return t("command.crisis_on", label=m.escape(outcome.surge.label or outcome.surge.key))
+    if outcome.unknown is not None:
+        return t("command.crisis_unknown", text=m.escape(outcome.unknown),
+                 topics=", ".join(f"`{n}`" for n in outcome.topics))
+    listing = open_surges(t, m, outcome.listed, sep)
+    return t("command.crisis_no_such", n=outcome.no_such) + sep + listing if outcome.no_such else listing

@@ -11,7 +11,7 @@ Crisis mode on a surge's scope makes every reply there need a spokesperson's app
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -469,6 +469,38 @@ async def declare_crisis(
 async def listed(session: AsyncSession) -> list[Surge]:
     """Open surges in the order `/webcare crisis` numbers them (oldest first)."""
     return sorted(await open_surges(session), key=lambda s: s.id)
+
+
+@dataclass(frozen=True)
+class CrisisOutcome:
+    """What `crisis [N | TOPIC]` did, for any transport to say: crisis mode on `surge`; or the open
+    surges `listed` (asked for, or after a number `no_such` that is not among them); or a topic
+    `unknown`, with the known `topics`."""
+
+    listed: list[Surge] = field(default_factory=list)
+    surge: Surge | None = None
+    no_such: str | None = None
+    unknown: str | None = None
+    topics: tuple[str, ...] = ()
+
+
+async def crisis_command(*, session: AsyncSession, arg: str, actor: str, now: datetime, coord: Coord,
+                         known_topics: set[str]) -> CrisisOutcome:
+    """`crisis`: the open surges; `crisis N`: crisis mode on the N-th; `crisis TOPIC`: declare one on a
+    topic (NotAllowed without the role, raised for the caller to explain and audit)."""
+    if not arg:
+        return CrisisOutcome(listed=await listed(session))
+    if arg.isdigit():
+        items = await listed(session)
+        if not 1 <= int(arg) <= len(items):
+            return CrisisOutcome(listed=items, no_such=arg[:6])
+        return CrisisOutcome(surge=await crisis(session=session, ref=items[int(arg) - 1].ref, actor=actor,
+                                                now=now, coord=coord))
+    try:
+        return CrisisOutcome(surge=await declare_crisis(session=session, topic=arg, known_topics=known_topics,
+                                                        actor=actor, now=now, coord=coord))
+    except InvalidInput:  # raised before anything is written
+        return CrisisOutcome(unknown=arg[:40], topics=tuple(sorted(known_topics)))
 
 
 def queue_cluster_card(

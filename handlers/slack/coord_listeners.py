@@ -13,13 +13,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import phrasing
 from bot.clock import utcnow
 from bot.errors import InvalidInput, NotAllowed, WebcareError
 from bot.runtime import Runtime
 from bot.services import approvals, cases, experts, ownership, promises, reports, surges
 from bot.triage.rules import topic_names
 from bot.views import StormGroup
-from handlers.slack.blocks import escape, unavailable_modal
+from handlers.slack.blocks import SLACK, unavailable_modal
 from handlers.slack.coord_blocks import (
     approval_edit_modal,
     approval_reject_modal,
@@ -42,7 +43,6 @@ from handlers.slack.refusals import audit_refusal, refusal_text
 from handlers.slack.reports import render_mine, render_overdue, render_stats
 from handlers.slack.surge_blocks import (
     cluster_messages_modal,
-    render_open_surges,
     statement_modal,
     storm_groups_modal,
 )
@@ -367,31 +367,14 @@ def register(app: AsyncApp, rt: Runtime, guarded: Guard) -> None:
             text = await crisis_command(user, (body.get("text") or "").strip()[len(word):].strip())
         await respond(text=text, response_type="ephemeral")
 
-    def lines(items: list[Any]) -> list[tuple[str, str, bool, datetime]]:
-        return [(x.label or x.key, x.level, x.crisis_at is not None, x.started_at) for x in items]
-
     async def crisis_command(user: str, arg: str) -> str:
         """`/webcare crisis`: list the open surges; `crisis N`: crisis mode on one; `crisis TOPIC`: declare."""
         try:
-            if not arg:
-                async with rt.maker() as session:
-                    return render_open_surges(lines(await surges.listed(session)), t)
             async with rt.uow() as session:
-                if arg.isdigit():
-                    items = await surges.listed(session)
-                    if not 1 <= int(arg) <= len(items):
-                        no_such = t("command.crisis_no_such", n=arg[:6])
-                        return no_such + "\n" + render_open_surges(lines(items), t)
-                    surge = await surges.crisis(session=session, ref=items[int(arg) - 1].ref, actor=user,
-                                                now=utcnow(), coord=rt.coord)
-                else:
-                    known = topic_names(rt.settings.config.triage.topics)
-                    surge = await surges.declare_crisis(session=session, topic=arg, known_topics=known,
-                                                        actor=user, now=utcnow(), coord=rt.coord)
-                return t("command.crisis_on", label=escape(surge.label or surge.key))
-        except InvalidInput:
-            listed = ", ".join(f"`{n}`" for n in sorted(topic_names(rt.settings.config.triage.topics)))
-            return t("command.crisis_unknown", text=escape(arg[:40]), topics=listed)
+                outcome = await surges.crisis_command(
+                    session=session, arg=arg, actor=user, now=utcnow(), coord=rt.coord,
+                    known_topics=topic_names(rt.settings.config.triage.topics))
+            return phrasing.crisis(t, SLACK, outcome, "\n")
         except WebcareError as exc:
             if isinstance(exc, NotAllowed):
                 await audit_refusal(rt, exc, {})

@@ -238,24 +238,6 @@ def storm_groups_modal(t: Translator, *, label: str, groups: list[StormGroup], t
     }
 
 
-def render_open_surges(items: list[tuple[str, str, bool, datetime]], t: Translator) -> str:
-    """`/webcare crisis`: the open surges numbered (label, level, in crisis, since), and what to type."""
-    if not items:
-        return t("command.crisis_none")
-    lines = [
-        t(
-            "command.crisis_line",
-            n=n,
-            level=t(f"surge.level.{level}"),
-            label=escape(_cut(label, 80)),
-            since=_when(t, since),
-            crisis=t("command.crisis_active") if crisis else "",
-        ).rstrip()
-        for n, (label, level, crisis, since) in enumerate(items, start=1)
-    ]
-    return "\n".join([t("command.crisis_list"), *lines, t("command.crisis_how")])
-
-
 def _button(
     text: str, action: SurgeAction | ClusterAction, value: str, style: str | None = None
 ) -> dict[str, Any]:
