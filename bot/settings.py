@@ -24,17 +24,17 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config_types import Duration, Strict
+from bot.ids import ENTRA_ID, OWNER_ID, is_entra_id
 from bot.office_hours import OfficeHours
 from bot.sla import AutoAck, Sla
-from bot.surge.config import PERSON_ID, SurgeConfig
+from bot.surge.config import SurgeConfig
 
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,}$")]
 SlackUserId = Annotated[str, Field(pattern=r"^[UWS][A-Z0-9]{2,}$")]
 TeamsConversationId = Annotated[str, Field(pattern=r"^19:[^;\s]+@thread\.(tacv2|skype)$")]
 """A Teams channel's conversation id (`19:…@thread.tacv2`); group and meeting chats (`@thread.v2`) have
 no threads to put cards in."""
-TeamsUserId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                                            r"[0-9a-fA-F]{12}$")]
+TeamsUserId = Annotated[str, Field(pattern=rf"^{ENTRA_ID}$")]
 """A person's Microsoft Entra (Azure AD) object id: stable, and what an admin finds in the directory."""
 
 
@@ -209,7 +209,7 @@ class AnswerSet(Strict):
     """Approved wordings for one topic (and optionally one language), owned by a content owner."""
 
     topic: str = Field(min_length=1, max_length=64, description="a triage topic (shipped or triage.topics)")
-    owner: Annotated[str, Field(pattern=PERSON_ID.replace("[UW]", "[UWS]"))] = Field(
+    owner: Annotated[str, Field(pattern=OWNER_ID)] = Field(
         description="content owner (Slack or Entra id): asked when the answer is out of date")
     language: Literal["nl", "en"] | None = Field(default=None, description="absent: any language")
     variants: list[Annotated[str, Field(min_length=1, max_length=1900)]] = Field(min_length=1)
@@ -331,7 +331,7 @@ class AppConfig(Strict):
         wrong = [f"{key}: {who}" for key, who in (
             [("surge.security", p) for p in self.surge.security]
             + [("answers.library.owner", a.owner) for a in self.answers.library])
-            if (len(who) == 36) != teams]
+            if is_entra_id(who) != teams]
         if wrong:
             kind = "Microsoft Entra object ids" if teams else "Slack user ids"
             raise ValueError(f"chat is {self.chat}, so people are {kind}; not: {', '.join(wrong)}")

@@ -56,6 +56,7 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 
 from bot.config_types import Duration, Strict
+from bot.ids import PERSON_ID
 
 LEVEL_NAMES = ("watch", "alert", "crisis")
 
@@ -102,10 +103,6 @@ class SurgeLevels(Strict):
     def ordered(self) -> list[SurgeLevel]:
         """watch, alert, crisis."""
         return [self.watch, self.alert, self.crisis]
-
-
-PERSON_ID = r"^([UW][A-Z0-9]{2,}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$"
-"""A Slack user id, or a Microsoft Entra object id (Teams)."""
 
 
 class SurgeConfig(Strict):

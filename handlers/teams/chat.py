@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import ids
 from bot.i18n import Translator
 from bot.models import ChatPerson
 from bot.ports import MessageRef
@@ -34,7 +35,7 @@ from handlers.teams.markdown import escape
 log = logging.getLogger(__name__)
 REMEMBERED = 2000
 """How many recent posts' markers this process keeps (to reconcile a post whose recording failed)."""
-ENTRA_ID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+ENTRA_ID = re.compile(rf"\b{ids.ENTRA_ID}\b")
 UNKNOWN_FOR = 300.0
 """Seconds a person without a known name is not looked up again (their id shows until they act)."""
 NOT_TEXT = frozenset({"data", "id", "value", "url", "choices.data"})
