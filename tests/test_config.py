@@ -129,3 +129,22 @@ def test_answers_are_validated_at_start(tmp_path: Path) -> None:
                 "answers.library.1.variants", "answers.library.2.variants"):
         assert f"app.yaml: {key}:" in joined
     assert "{name}" in joined and "listed twice" in joined
+
+
+@pytest.mark.parametrize(("chat", "person", "refused"), [
+    ("slack", "U0SEC1", False), ("slack", "6b703ce3-6d14-4fe6-b90c-dc5f03657ae4", True),
+    ("teams", "6B703CE3-6D14-4FE6-B90C-DC5F03657AE4", False), ("teams", "U0SEC1", True),
+])
+def test_people_named_in_app_yaml_belong_to_its_chat(tmp_path: Path, chat: str, person: str,
+                                                     refused: bool) -> None:
+    data = example()
+    data["chat"] = chat
+    data["surge"] = {**data.get("surge", {}), "security": [person]}
+    data["answers"] = {**data.get("answers", {}), "library": []}
+    if chat == "teams":
+        data["teams"] = {"channel": "19:abc@thread.tacv2"}
+        data["roles"] = {"teams": {"agents": ["6b703ce3-6d14-4fe6-b90c-dc5f03657ae4"]}}
+    if refused:
+        assert any(f"chat is {chat}, so people are" in p for p in problems(tmp_path, data))
+    else:
+        assert load_config(write(tmp_path, data)).surge.security == [person]
