@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.db import create_engine, create_sessionmaker, upgrade
 from tests.fakes.reply_receiver import ReplyReceiver
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import BOT_TOKEN, WEBHOOK_SECRET, Bot, make_settings, start_bot, stop_bot
@@ -70,6 +71,15 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         assert POSTGRES_URL
         await reset_postgres(POSTGRES_URL)
         yield POSTGRES_URL
+
+
+@pytest.fixture
+async def maker(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the test database, migrated (for services and the outbox without a running app)."""
+    engine = create_engine(db_url)
+    await upgrade(engine)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import utcnow
-from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.kinds import SURGE_POST, post_lane
 from bot.metrics import Metrics
 from bot.models import OutboxItem, OutboxStatus, Surge
@@ -27,14 +26,6 @@ from bot.surge_delivery import surge_jobs
 KIND = "test.call"
 INSTANCE = "test-1"
 LONG = 60  # seconds: only how long a broken test hangs before failing, never part of what is asserted
-
-
-@pytest.fixture
-async def maker(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 class GatedJob:

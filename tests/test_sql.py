@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.models import ChatPerson
 from bot.sql import upsert
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def maker(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(db_url)
-    await upgrade(engine)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def test_upsert_when_changed_writes_only_a_new_value(maker: async_sessionmaker[AsyncSession]) -> None:
